@@ -1,0 +1,32 @@
+"""The language-modelling loss, kept outside the model.
+
+The model returns logits; what to compare them with is the task's business.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+IGNORE_INDEX = -1
+
+
+def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross entropy of next-token ``logits`` (B, T, V) against ``targets`` (B, T).
+
+    Targets equal to -1 are ignored: they contribute neither to the mean nor to the
+    gradient (the sort task uses them to mask the unsorted input half).
+    """
+    if logits.dim() != 3:
+        raise ValueError(f"logits must be (batch, time, vocab), got shape {tuple(logits.shape)}")
+    if targets.shape != logits.shape[:2]:
+        raise ValueError(
+            f"targets shape {tuple(targets.shape)} does not match logits' (batch, time) "
+            f"{tuple(logits.shape[:2])}"
+        )
+    if targets.is_floating_point():
+        raise TypeError(f"targets must be integer token ids, got dtype {targets.dtype}")
+    V = logits.size(-1)
+    return F.cross_entropy(
+        logits.reshape(-1, V).float(), targets.reshape(-1), ignore_index=IGNORE_INDEX
+    )
