@@ -1,0 +1,599 @@
+#!/usr/bin/env python3
+"""The book's machinery: execute, check and render the chapters listed in ``book.toml``.
+
+Run it with the project's virtual environment (``.venv/bin/python tools/book.py ...``):
+
+    execute [CHAPTER ...]   refresh the committed notebooks: run each chapters/NN_slug.py and
+                            write the executed chapters/NN_slug.ipynb (all chapters by default).
+                            This is the maintainer command (``make notebooks``).
+    build                   what ``make book`` runs: execute every chapter into _build/src/
+                            (tracked files are left alone), write the Jupyter Book 1 config
+                            there from book.toml and render HTML into _build/html/.
+    check                   the sync check: each .py and its .ipynb have the same input cells,
+                            every code cell of every committed notebook was executed, and the
+                            README's chapter table is the one book.toml gives.
+    readme                  rewrite the README's chapter table from book.toml.
+    list                    print the chapter files, one per line.
+
+A CHAPTER is a path (chapters/01_attention.py or .ipynb), a number (1 or 01) or a slug
+(attention). Execution never looks at file timestamps: the .py is always the source.
+
+Committed notebooks come from ``execute``, which runs with two threads (the thread count the
+tests use, so nbval sees the same bits) and the default book size ("small"), whatever the
+environment says. ``build`` keeps your environment: MINGPT_BOOK_SIZE=full and all cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK_TOML = ROOT / "book.toml"
+README = ROOT / "README.md"
+BUILD_DIR = ROOT / "_build"
+
+README_START = "<!-- chapters:start (generated from book.toml by `tools/book.py readme`; do not edit) -->"
+README_END = "<!-- chapters:end -->"
+
+# The environment committed notebooks are executed in: the same thread count the tests use
+# (1 vs 2 threads changes the last bits of a float) and the default book size.
+EXECUTE_ENV = {
+    "OMP_NUM_THREADS": "2",
+    "MKL_NUM_THREADS": "2",
+    "MINGPT_BOOK_SIZE": "small",
+    "PYTHONHASHSEED": "0",
+}
+
+CHAPTER_FILE = re.compile(r"^chapters/(?P<number>\d\d)_(?P<slug>[a-z0-9_]+)\.py$")
+
+
+class BookError(Exception):
+    """book.toml is malformed, or a chapter could not be found or executed."""
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One entry of book.toml's ``[[chapters]]`` list."""
+
+    number: int
+    slug: str
+    title: str
+    summary: str
+    modules: tuple[str, ...]
+    appendix: bool
+    py: Path  # absolute path of the jupytext source
+    ipynb: Path  # absolute path of the executed notebook
+
+    @property
+    def name(self) -> str:
+        """``NN_slug``, the file name without extension."""
+        return self.py.stem
+
+    @property
+    def rel_py(self) -> str:
+        return self.py.relative_to(ROOT).as_posix()
+
+    @property
+    def rel_ipynb(self) -> str:
+        return self.ipynb.relative_to(ROOT).as_posix()
+
+
+@dataclass(frozen=True)
+class Book:
+    """book.toml: the ``[book]`` table and the ordered chapters."""
+
+    title: str
+    author: str
+    description: str
+    chapters: tuple[Chapter, ...]
+
+
+# --------------------------------------------------------------------------- book.toml
+
+
+def load_book(path: Path = BOOK_TOML) -> Book:
+    """Read and validate book.toml; raise :class:`BookError` listing every problem found."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BookError(f"{path} not found") from None
+    except tomllib.TOMLDecodeError as err:
+        raise BookError(f"{path} is not valid TOML: {err}") from None
+
+    problems: list[str] = []
+    meta = data.get("book")
+    if not isinstance(meta, dict):
+        raise BookError(f"{path}: missing the [book] table")
+    for key in ("title", "author", "description"):
+        if not isinstance(meta.get(key), str) or not meta[key].strip():
+            problems.append(f"[book] needs a non-empty string `{key}`")
+
+    entries = data.get("chapters")
+    if not isinstance(entries, list) or not entries:
+        raise BookError(f"{path}: needs a non-empty [[chapters]] list")
+
+    chapters: list[Chapter] = []
+    seen_appendix = False
+    known_keys = {"file", "title", "summary", "modules", "appendix"}
+    for position, entry in enumerate(entries):
+        where = f"[[chapters]] #{position} ({entry.get('file', '?')})"
+        unknown = set(entry) - known_keys
+        if unknown:
+            problems.append(f"{where}: unknown keys {sorted(unknown)} (known: {sorted(known_keys)})")
+        file = entry.get("file")
+        match = CHAPTER_FILE.match(file) if isinstance(file, str) else None
+        if not match:
+            problems.append(f"{where}: `file` must look like chapters/NN_slug.py (two digits, lower-case slug)")
+            continue
+        number = int(match["number"])
+        if number != position:
+            problems.append(f"{where}: numbered {number:02d} but listed at position {position}; "
+                            "chapters are numbered 00, 01, ... in book order")
+        for key in ("title", "summary"):
+            value = entry.get(key)
+            if not isinstance(value, str) or not value.strip():
+                problems.append(f"{where}: needs a non-empty string `{key}`")
+            elif "\n" in value or "|" in value:
+                problems.append(f"{where}: `{key}` must be one line without '|' (it goes into tables)")
+        modules = entry.get("modules", [])
+        if not isinstance(modules, list) or not all(isinstance(m, str) and re.fullmatch(r"mingpt_lite(\.\w+)*", m) for m in modules):
+            problems.append(f"{where}: `modules` must be a list of mingpt_lite module names")
+            modules = []
+        appendix = entry.get("appendix", False)
+        if not isinstance(appendix, bool):
+            problems.append(f"{where}: `appendix` must be true or false")
+            appendix = False
+        if seen_appendix and not appendix:
+            problems.append(f"{where}: a chapter after an appendix must be an appendix too")
+        seen_appendix = seen_appendix or appendix
+        py = ROOT / file
+        chapters.append(Chapter(number=number, slug=match["slug"], title=entry.get("title", ""),
+                                summary=entry.get("summary", ""), modules=tuple(modules), appendix=appendix,
+                                py=py, ipynb=py.with_suffix(".ipynb")))
+
+    names = [c.name for c in chapters]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"chapter {name} is listed more than once")
+    slugs = [c.slug for c in chapters]
+    for slug in sorted({s for s in slugs if slugs.count(s) > 1}):
+        problems.append(f"slug {slug!r} is used by more than one chapter")
+    if problems:
+        raise BookError(f"{path}:\n  " + "\n  ".join(problems))
+    return Book(title=meta["title"], author=meta["author"], description=meta["description"],
+                chapters=tuple(chapters))
+
+
+def select_chapters(book: Book, wanted: list[str]) -> list[Chapter]:
+    """The chapters named by ``wanted`` (paths, numbers or slugs), in book order; all if empty."""
+    if not wanted:
+        return list(book.chapters)
+    chosen: list[Chapter] = []
+    for item in wanted:
+        found = None
+        path = Path(item)
+        for chapter in book.chapters:
+            if (item in (chapter.slug, chapter.name, f"{chapter.number:02d}", str(chapter.number))
+                    or path.resolve() in (chapter.py, chapter.ipynb)):
+                found = chapter
+                break
+        if found is None:
+            known = ", ".join(c.rel_py for c in book.chapters)
+            raise BookError(f"{item!r} is not a chapter in book.toml (known: {known})")
+        if found not in chosen:
+            chosen.append(found)
+    return sorted(chosen, key=lambda c: c.number)
+
+
+# --------------------------------------------------------------------------- executing
+
+
+def _kernel_manager_class():
+    """An nbclient kernel manager that always starts ipykernel with *this* Python.
+
+    A kernel spec found on disk may name a plain ``python`` (ipykernel's wheel installs one) or
+    another environment's interpreter; the book must run in the venv that runs this script.
+    """
+    import ipykernel.kernelspec
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class CurrentEnvKernelSpecManager(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name):
+            return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES,
+                                          **ipykernel.kernelspec.get_kernel_dict())
+
+    class CurrentEnvKernelManager(AsyncKernelManager):
+        @default("kernel_spec_manager")
+        def _default_kernel_spec_manager(self):
+            return CurrentEnvKernelSpecManager(data_dir=self.data_dir)
+
+    return CurrentEnvKernelManager
+
+
+def normalize_notebook(nb) -> None:
+    """Remove what changes from run to run or machine to machine, in place.
+
+    Cell ids become their position (``cell-000``...), so re-executing an unchanged chapter
+    rewrites the same file; per-cell timing, widget state and the jupytext version go.
+    """
+    for index, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{index:03d}"
+        for key in ("execution", "collapsed", "scrolled", "ExecuteTime"):
+            cell.metadata.pop(key, None)
+    nb.metadata.pop("widgets", None)
+    jupytext_meta = nb.metadata.get("jupytext", {})
+    jupytext_meta.pop("text_representation", None)
+    language_info = nb.metadata.get("language_info")
+    if isinstance(language_info, dict):
+        # Keep the language, drop the exact interpreter version (it churns with every patch release).
+        language_info.pop("version", None)
+
+
+def execute_chapter(chapter: Chapter, output: Path, timeout: int) -> float:
+    """Execute ``chapter.py`` in a fresh kernel whose working directory is the chapter's folder,
+    and write the executed notebook to ``output`` (atomically). Returns the seconds it took."""
+    import jupytext
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    if not chapter.py.exists():
+        raise BookError(f"{chapter.rel_py} does not exist (it is listed in book.toml)")
+    nb = jupytext.read(chapter.py)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        kernel_manager_class=_kernel_manager_class(),
+        record_timing=False,
+        store_widget_state=False,
+        allow_errors=False,
+        resources={"metadata": {"path": str(chapter.py.parent)}},
+    )
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        raise BookError(f"{chapter.rel_py} failed while executing:\n{err}") from None
+    except CellTimeoutError as err:
+        raise BookError(f"{chapter.rel_py}: a cell ran longer than {timeout} s ({err})") from None
+    except DeadKernelError as err:
+        raise BookError(f"{chapter.rel_py}: the kernel died ({err})") from None
+    seconds = time.perf_counter() - start
+    normalize_notebook(nb)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(output.name + ".partial")
+    partial.write_text(jupytext.writes(nb, fmt="ipynb"), encoding="utf-8")
+    os.replace(partial, output)  # an interrupted run leaves the previous notebook intact
+    return seconds
+
+
+def _print_timings(timings: list[tuple[Chapter, float]]) -> None:
+    if not timings:
+        return
+    print("\nexecution time per chapter:")
+    for chapter, seconds in timings:
+        print(f"  {chapter.name:<28} {seconds:7.1f} s")
+    print(f"  {'total':<28} {sum(s for _, s in timings):7.1f} s")
+
+
+def _run_chapters(chapters: list[Chapter], output_for, timeout: int) -> tuple[list[tuple[Chapter, float]], list[str]]:
+    timings, failures = [], []
+    for chapter in chapters:
+        target = output_for(chapter)
+        print(f"executing {chapter.rel_py} -> {target.relative_to(ROOT)}", flush=True)
+        try:
+            seconds = execute_chapter(chapter, target, timeout)
+        except BookError as err:
+            print(f"FAILED: {err}", file=sys.stderr, flush=True)
+            failures.append(chapter.rel_py)
+            continue
+        print(f"  done in {seconds:.1f} s", flush=True)
+        timings.append((chapter, seconds))
+    return timings, failures
+
+
+def command_execute(args) -> int:
+    book = load_book()
+    chapters = select_chapters(book, args.chapters)
+    for key, value in EXECUTE_ENV.items():
+        if os.environ.get(key, value) != value:
+            print(f"note: committed notebooks are executed with {key}={value} (ignoring {os.environ[key]!r})")
+        os.environ[key] = value
+    timings, failures = _run_chapters(chapters, lambda c: c.ipynb, args.timeout)
+    _print_timings(timings)
+    if failures:
+        print(f"\n{len(failures)} chapter(s) failed, their notebooks were left as they were: {', '.join(failures)}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def _cells(nb) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(cell type, source, tags) of each cell: what the sync check compares."""
+    return [(cell.cell_type, cell.source, tuple(cell.metadata.get("tags", ()))) for cell in nb.cells]
+
+
+def sync_problems(chapter: Chapter) -> list[str]:
+    """Differences between the input cells of ``chapter.py`` and ``chapter.ipynb``."""
+    import jupytext
+
+    missing = [p.relative_to(ROOT).as_posix() for p in (chapter.py, chapter.ipynb) if not p.exists()]
+    if missing:
+        return [f"{name} does not exist" for name in missing]
+    py_cells = _cells(jupytext.read(chapter.py))
+    nb_cells = _cells(jupytext.read(chapter.ipynb))
+    if py_cells == nb_cells:
+        return []
+    # Show where they part, as a diff of the two as percent scripts.
+    problems = [f"{chapter.rel_ipynb} is out of sync with {chapter.rel_py} "
+                f"({len(py_cells)} vs {len(nb_cells)} cells); re-run `tools/book.py execute {chapter.rel_py}`"]
+    for index, (a, b) in enumerate(zip(py_cells, nb_cells)):
+        if a != b:
+            diff = difflib.unified_diff(b[1].splitlines(), a[1].splitlines(), f"{chapter.rel_ipynb} cell {index}",
+                                        f"{chapter.rel_py} cell {index}", lineterm="", n=1)
+            detail = "\n".join(list(diff)[:20])
+            if a[0] != b[0]:
+                detail = f"cell type {b[0]} vs {a[0]}\n" + detail
+            if a[2] != b[2]:
+                detail = f"tags {list(b[2])} vs {list(a[2])}\n" + detail
+            problems.append(f"first differing cell is #{index}:\n{detail}")
+            break
+    return problems
+
+
+def execution_problems(chapter: Chapter) -> list[str]:
+    """Code cells of the committed notebook that were not executed, or not in one top-to-bottom run."""
+    import nbformat
+
+    if not chapter.ipynb.exists():
+        return [f"{chapter.rel_ipynb} does not exist"]
+    nb = nbformat.read(chapter.ipynb, as_version=4)
+    problems = []
+    counts = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if not cell.source.strip():
+            problems.append(f"{chapter.rel_ipynb} cell #{index} is an empty code cell (remove it from the .py)")
+            continue
+        if cell.execution_count is None:
+            problems.append(f"{chapter.rel_ipynb} cell #{index} was never executed (nbval would skip it)")
+        counts.append(cell.execution_count)
+        tags = cell.metadata.get("tags", ())
+        if "raises-exception" not in tags and any(out.get("output_type") == "error" for out in cell.outputs):
+            problems.append(f"{chapter.rel_ipynb} cell #{index} stored an error")
+    if not problems and counts != list(range(1, len(counts) + 1)):
+        problems.append(f"{chapter.rel_ipynb}: execution counts {counts} are not 1..{len(counts)}: "
+                        "it was not executed top to bottom in one run by tools/book.py execute")
+    return problems
+
+
+def readme_table(book: Book) -> str:
+    """The README's chapter table (markdown), from book.toml."""
+    rows = ["| # | Chapter | What it does | Modules |", "|---|---|---|---|"]
+    for chapter in book.chapters:
+        number = f"{chapter.number:02d}" + (" (appendix)" if chapter.appendix else "")
+        modules = ", ".join(f"`{m}`" for m in chapter.modules)
+        rows.append(f"| {number} | [{chapter.title}]({chapter.rel_ipynb}) | {chapter.summary} | {modules} |")
+    return "\n".join(rows)
+
+
+def readme_problems(book: Book) -> list[str]:
+    """Whether README.md's generated chapter table matches book.toml."""
+    if not README.exists():
+        return ["README.md does not exist"]
+    text = README.read_text(encoding="utf-8")
+    if README_START not in text or README_END not in text:
+        return [f"README.md lacks the chapter table markers ({README_START} ... {README_END})"]
+    current = text.split(README_START, 1)[1].split(README_END, 1)[0].strip()
+    if current != readme_table(book):
+        return ["README.md's chapter table differs from book.toml: run `tools/book.py readme`"]
+    return []
+
+
+def command_check(args) -> int:
+    book = load_book()
+    problems = readme_problems(book)
+    for chapter in select_chapters(book, args.chapters):
+        problems += sync_problems(chapter)
+        problems += execution_problems(chapter)
+    for problem in problems:
+        print(problem)
+    print(f"\n{len(problems)} problem(s)" if problems else "book.toml, README table and notebooks agree")
+    return 1 if problems else 0
+
+
+def command_readme(args) -> int:
+    book = load_book()
+    text = README.read_text(encoding="utf-8")
+    if README_START not in text or README_END not in text:
+        raise BookError(f"README.md lacks the markers {README_START} ... {README_END}")
+    head, rest = text.split(README_START, 1)
+    tail = rest.split(README_END, 1)[1]
+    new = f"{head}{README_START}\n{readme_table(book)}\n{README_END}{tail}"
+    if new != text:
+        README.write_text(new, encoding="utf-8")
+        print("README.md chapter table updated")
+    else:
+        print("README.md chapter table already up to date")
+    return 0
+
+
+def command_list(args) -> int:
+    for chapter in load_book().chapters:
+        print(chapter.rel_ipynb if args.ipynb else chapter.rel_py)
+    return 0
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _yaml_string(value: str) -> str:
+    """A double-quoted YAML scalar (JSON string syntax is valid YAML)."""
+    import json
+
+    return json.dumps(value)
+
+
+def jupyter_book_config(book: Book) -> str:
+    """_config.yml for Jupyter Book 1: notebooks are rendered as stored (already executed)."""
+    return "\n".join([
+        "# Generated by tools/book.py build from book.toml; do not edit.",
+        f"title: {_yaml_string(book.title)}",
+        f"author: {_yaml_string(book.author)}",
+        "copyright: \"\"",
+        "only_build_toc_files: true",
+        "exclude_patterns: [_build, \"**.ipynb_checkpoints\"]",
+        "execute:",
+        "  execute_notebooks: \"off\"",
+        "html:",
+        "  use_repository_button: false",
+        "  use_issues_button: false",
+        "  use_edit_page_button: false",
+        "  home_page_in_navbar: true",
+        "launch_buttons:",
+        "  notebook_interface: \"classic\"",
+        "  binderhub_url: \"\"",
+        "  colab_url: \"\"",
+        "  thebe: false",
+        "sphinx:",
+        "  config:",
+        "    nb_merge_streams: true",
+        "",
+    ])
+
+
+def jupyter_book_toc(book: Book) -> str:
+    """_toc.yml: the start page, then the chapters, then the appendices, in book.toml's order."""
+    lines = ["# Generated by tools/book.py build from book.toml; do not edit.", "format: jb-book", "root: index",
+             "parts:"]
+    for caption, appendix in (("Chapters", False), ("Appendices", True)):
+        part = [c for c in book.chapters if c.appendix == appendix]
+        if not part:
+            continue
+        lines += [f"  - caption: {caption}", "    chapters:"]
+        lines += [f"      - file: chapters/{c.name}" for c in part]
+    return "\n".join(lines) + "\n"
+
+
+def index_page(book: Book) -> str:
+    """The book's start page: the title, what it is, and the chapter list with summaries."""
+    lines = [f"# {book.title}", "", book.description, "",
+             "Every chapter is a notebook executed when this site was built; its code imports the small "
+             "`mingpt_lite` package it builds, and its claims are checked by assertions in the cells.", ""]
+    for caption, appendix in (("Chapters", False), ("Appendices", True)):
+        part = [c for c in book.chapters if c.appendix == appendix]
+        if not part:
+            continue
+        lines += [f"## {caption}", ""]
+        for c in part:
+            lines.append(f"{c.number:02d}. [{c.title}](chapters/{c.name}.ipynb): {c.summary}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def command_build(args) -> int:
+    book = load_book()
+    src = BUILD_DIR / "src"
+    html = BUILD_DIR / "html"
+    for stale in (src, html, BUILD_DIR / ".doctrees", BUILD_DIR / "jupyter_execute"):
+        shutil.rmtree(stale, ignore_errors=True)
+    (src / "chapters").mkdir(parents=True)
+
+    start = time.perf_counter()
+    if args.committed:
+        # Render the committed notebooks as they are (fast; no execution).
+        timings, failures = [], []
+        for chapter in book.chapters:
+            if chapter.ipynb.exists():
+                shutil.copy2(chapter.ipynb, src / "chapters" / chapter.ipynb.name)
+            else:
+                print(f"FAILED: {chapter.rel_ipynb} does not exist", file=sys.stderr)
+                failures.append(chapter.rel_ipynb)
+    else:
+        timings, failures = _run_chapters(list(book.chapters), lambda c: src / "chapters" / c.ipynb.name,
+                                          args.timeout)
+    _print_timings(timings)
+    if failures:
+        print(f"\n{len(failures)} chapter(s) failed: {', '.join(failures)}; the HTML was not built", file=sys.stderr)
+        return 1
+
+    (src / "_config.yml").write_text(jupyter_book_config(book), encoding="utf-8")
+    (src / "_toc.yml").write_text(jupyter_book_toc(book), encoding="utf-8")
+    (src / "index.md").write_text(index_page(book), encoding="utf-8")
+
+    render_start = time.perf_counter()
+    jb = [sys.executable, "-m", "jupyter_book.cli.main", "build", str(src), "--path-output", str(ROOT),
+          "--builder", "html", "--quiet"]
+    result = subprocess.run(jb, cwd=ROOT)
+    if result.returncode != 0:
+        print("jupyter-book build failed", file=sys.stderr)
+        return result.returncode
+    index = html / "index.html"
+    if not index.exists():
+        print(f"jupyter-book finished but {index.relative_to(ROOT)} is missing", file=sys.stderr)
+        return 1
+    print(f"\nrendered HTML in {time.perf_counter() - render_start:.1f} s; "
+          f"whole build {time.perf_counter() - start:.1f} s")
+    print(f"open {index}")
+    return 0
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tools/book.py", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 1)[1])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    execute = commands.add_parser("execute", help="refresh the committed notebooks from the .py sources")
+    execute.add_argument("chapters", nargs="*", help="chapters to execute (default: all, in book order)")
+    execute.add_argument("--timeout", type=int, default=600, help="seconds a single cell may run (default 600)")
+    execute.set_defaults(run=command_execute)
+
+    build = commands.add_parser("build", help="execute into _build/src and render HTML into _build/html")
+    build.add_argument("--timeout", type=int, default=600, help="seconds a single cell may run (default 600)")
+    build.add_argument("--committed", action="store_true",
+                       help="render the committed notebooks without executing them (quick look at the HTML)")
+    build.set_defaults(run=command_build)
+
+    check = commands.add_parser("check", help="check .py/.ipynb sync, execution and the README table")
+    check.add_argument("chapters", nargs="*", help="chapters to check (default: all)")
+    check.set_defaults(run=command_check)
+
+    readme = commands.add_parser("readme", help="rewrite the README's chapter table from book.toml")
+    readme.set_defaults(run=command_readme)
+
+    listing = commands.add_parser("list", help="print the chapter files in book order")
+    listing.add_argument("--ipynb", action="store_true", help="print the notebooks instead of the .py sources")
+    listing.set_defaults(run=command_list)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except BookError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
