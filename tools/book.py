@@ -411,6 +411,7 @@ def command_check(args) -> int:
     for chapter in select_chapters(book, args.chapters):
         problems += sync_problems(chapter)
         problems += execution_problems(chapter)
+    problems = list(dict.fromkeys(problems))  # a missing notebook is reported once
     for problem in problems:
         print(problem)
     print(f"\n{len(problems)} problem(s)" if problems else "book.toml, README table and notebooks agree")

@@ -1,0 +1,71 @@
+"""Shared test set-up: fixed threads and seeds for unit tests, and nbval's rules for the chapters.
+
+``make test`` runs one pytest session over ``tests/`` (unit tests) and ``chapters/`` with
+``--nbval``. The hooks below keep nbval to the chapters book.toml lists and stop it from
+comparing stderr (warnings carry per-run paths such as /tmp/ipykernel_1234/...; progress bars
+live there too). Everything nbval does compare is passed through tests/nbval_sanitize.cfg.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Thread count: the same for unit tests and for the notebook kernels nbval starts (they inherit
+# the environment), and the same as `tools/book.py execute` used to write the stored outputs.
+TEST_THREADS = 2
+os.environ.setdefault("OMP_NUM_THREADS", str(TEST_THREADS))
+os.environ.setdefault("MKL_NUM_THREADS", str(TEST_THREADS))
+
+import torch  # noqa: E402  (after the thread variables, which torch reads when it starts)
+
+torch.set_num_threads(TEST_THREADS)
+
+
+def _load_book_tool():
+    """tools/book.py as a module (tools/ is a folder of scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location("book_tool", ROOT / "tools" / "book.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+book_tool = _load_book_tool()
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every unit test starts from the same RNG state, whatever ran before it."""
+    torch.manual_seed(0)
+    yield
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Keep nbval to the chapters in book.toml, and make it ignore stderr.
+
+    This runs once for the whole session (not per folder), so it sees the notebook cells
+    collected under chapters/ even though this conftest lives in tests/.
+    """
+    try:
+        from nbval.plugin import IPyNbCell
+    except ImportError:  # nbval not installed: nothing to adjust
+        return
+    book_notebooks = {chapter.ipynb for chapter in book_tool.load_book().chapters}
+    kept, dropped = [], []
+    for item in items:
+        if isinstance(item, IPyNbCell):
+            if Path(str(item.fspath)).resolve() not in book_notebooks:
+                dropped.append(item)
+                continue
+            notebook = item.parent
+            if "stderr" not in notebook.skip_compare:
+                notebook.skip_compare = tuple(notebook.skip_compare) + ("stderr",)
+        kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
