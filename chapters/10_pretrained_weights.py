@@ -41,12 +41,16 @@ import copy
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
-import transformers
+
+# transformers imports tqdm.auto, which warns outside a widget-enabled Jupyter; the warning is noise here.
+warnings.filterwarnings("ignore", message="IProgress not found")
+import transformers  # noqa: E402
 
 from mingpt_lite import GPT, GPTConfig, load_model, save_model
 from mingpt_lite.pretrained import convert_gpt2_state_dict
