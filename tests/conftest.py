@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ def _load_book_tool():
     """tools/book.py as a module (tools/ is a folder of scripts, not a package)."""
     spec = importlib.util.spec_from_file_location("book_tool", ROOT / "tools" / "book.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
     return module
 

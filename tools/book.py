@@ -54,6 +54,9 @@ EXECUTE_ENV = {
     "PYTHONHASHSEED": "0",
 }
 
+# The rows of the mental-framework table in the author's notes, in their order.
+FRAMEWORK = ("model", "data", "loss", "optimizer", "training", "inference")
+
 CHAPTER_FILE = re.compile(r"^chapters/(?P<number>\d\d)_(?P<slug>[a-z0-9_]+)\.py$")
 
 
@@ -70,6 +73,7 @@ class Chapter:
     title: str
     summary: str
     modules: tuple[str, ...]
+    framework: tuple[str, ...]
     appendix: bool
     py: Path  # absolute path of the jupytext source
     ipynb: Path  # absolute path of the executed notebook
@@ -124,7 +128,7 @@ def load_book(path: Path = BOOK_TOML) -> Book:
 
     chapters: list[Chapter] = []
     seen_appendix = False
-    known_keys = {"file", "title", "summary", "modules", "appendix"}
+    known_keys = {"file", "title", "summary", "modules", "framework", "appendix"}
     for position, entry in enumerate(entries):
         where = f"[[chapters]] #{position} ({entry.get('file', '?')})"
         unknown = set(entry) - known_keys
@@ -149,6 +153,10 @@ def load_book(path: Path = BOOK_TOML) -> Book:
         if not isinstance(modules, list) or not all(isinstance(m, str) and re.fullmatch(r"mingpt_lite(\.\w+)*", m) for m in modules):
             problems.append(f"{where}: `modules` must be a list of mingpt_lite module names")
             modules = []
+        framework = entry.get("framework", [])
+        if not isinstance(framework, list) or not set(framework) <= set(FRAMEWORK):
+            problems.append(f"{where}: `framework` must be a list drawn from {list(FRAMEWORK)}")
+            framework = []
         appendix = entry.get("appendix", False)
         if not isinstance(appendix, bool):
             problems.append(f"{where}: `appendix` must be true or false")
@@ -158,7 +166,8 @@ def load_book(path: Path = BOOK_TOML) -> Book:
         seen_appendix = seen_appendix or appendix
         py = ROOT / file
         chapters.append(Chapter(number=number, slug=match["slug"], title=entry.get("title", ""),
-                                summary=entry.get("summary", ""), modules=tuple(modules), appendix=appendix,
+                                summary=entry.get("summary", ""), modules=tuple(modules),
+                                framework=tuple(framework), appendix=appendix,
                                 py=py, ipynb=py.with_suffix(".ipynb")))
 
     names = [c.name for c in chapters]
@@ -264,7 +273,8 @@ def execute_chapter(chapter: Chapter, output: Path, timeout: int) -> float:
     try:
         client.execute()
     except CellExecutionError as err:
-        raise BookError(f"{chapter.rel_py} failed while executing:\n{err}") from None
+        message = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # drop the traceback's terminal colours
+        raise BookError(f"{chapter.rel_py} failed while executing:\n{message}") from None
     except CellTimeoutError as err:
         raise BookError(f"{chapter.rel_py}: a cell ran longer than {timeout} s ({err})") from None
     except DeadKernelError as err:
