@@ -484,6 +484,7 @@ def jupyter_book_config(book: Book) -> str:
         "sphinx:",
         "  config:",
         "    nb_merge_streams: true",
+        "    nb_render_markdown_format: myst",  # display(Markdown(...)) tables are GFM, not CommonMark
         "",
     ])
 
@@ -548,8 +549,9 @@ def command_build(args) -> int:
     (src / "index.md").write_text(index_page(book), encoding="utf-8")
 
     render_start = time.perf_counter()
-    jb = [sys.executable, "-m", "jupyter_book.cli.main", "build", str(src), "--path-output", str(ROOT),
-          "--builder", "html", "--quiet"]
+    # jupyter_book.cli.main has no __main__ guard: call its click entry point the way its script does.
+    jb = [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
+          "build", str(src), "--path-output", str(ROOT), "--builder", "html", "--quiet"]
     result = subprocess.run(jb, cwd=ROOT)
     if result.returncode != 0:
         print("jupyter-book build failed", file=sys.stderr)
