@@ -106,6 +106,11 @@ assert abs(unmasked_loss - 5 / 11 * math.log(3)) < 1e-4
 #
 # ### A split that stays put
 #
+# There are only 3⁶ = 729 distinct problems, and minGPT's demo draws 2,000 batches of 64, so
+# every training problem is seen a couple of hundred times. Accuracy on problems drawn from the
+# same pool would measure memory, not sorting; the only meaningful test uses problems that are
+# *never* drawn for training. So the split is by problem, not by sample, and it must never move.
+#
 # minGPT holds out 25% of the distinct problems as a test set: a problem is test if
 # `hash(pickle.dumps(digits)) % 4 == 0`. Python's `hash` of a `bytes` object is *salted per
 # process* (it changes with `PYTHONHASHSEED`, random by default, to defend against hash
@@ -308,8 +313,8 @@ print(f"after 100 steps the unseen row keeps {decayed:.4f} of its norm with deca
 assert abs(decayed - (1 - 1e-2 * 0.1) ** 100) < 1e-5 and kept == 1.0
 
 # %% [markdown]
-# At nanoGPT's GPT-2 settings (lr 6e-4, weight decay 0.1, 600,000 steps) a row that is never
-# looked up halves every ln 2 / (6e-4 · 0.1) ≈ 11,600 steps. Rows that are looked up do get
+# At nanoGPT's GPT-2 settings (peak lr 6e-4, weight decay 0.1, 600,000 steps) a row that is
+# never looked up halves every ln 2 / (6e-4 · 0.1) ≈ 11,600 steps at the peak learning rate. Rows that are looked up do get
 # pushed back, but for rare tokens the pull never stops. minGPT therefore decays only Linear
 # weights; nanoGPT uses a shorter rule, "decay every parameter with two or more dimensions",
 # which also decays the embeddings (and, with a tied head, the shared matrix). With a large
