@@ -135,13 +135,13 @@ for d in (4, 64, 1024):
 
 # %% [markdown]
 # Now the softmax itself. For each head size $d$, one query scores 16 random keys; we
-# average over 2,000 such queries the largest weight (1/16 would be a uniform average,
+# average over 1,000 such queries the largest weight (1/16 would be a uniform average,
 # 1 a hard choice) and the entropy of the weights ($\ln 16 \approx 2.77$ for uniform,
 # 0 for a hard choice), once with raw scores and once with scaled ones. We also measure
 # the size of the softmax's Jacobian, which is what the gradient has to pass through.
 
 # %%
-def softmax_statistics(d, scaled, n_queries=2000, n_keys=16):
+def softmax_statistics(d, scaled, n_queries=1000, n_keys=16):
     """Mean max weight, mean entropy and mean Jacobian norm of softmax(q.k [/ sqrt(d)])."""
     q_d = torch.randn(n_queries, 1, d, generator=generator)
     k_d = torch.randn(n_queries, n_keys, d, generator=generator)
@@ -185,8 +185,9 @@ plt.show()
 # Without scaling, the largest weight climbs towards 1 and the entropy falls towards 0 as
 # the head grows: the softmax is saturating. With scaling, both stay flat at every size.
 # The right panel shows the price of saturation: every gradient that flows back into the
-# scores is multiplied by the softmax's Jacobian, and without scaling its size falls about
-# sixfold between $d = 16$ and $d = 1024$. The assertions pin all three curves down.
+# scores is multiplied by the softmax's Jacobian, and without scaling its size shrinks as
+# $d$ grows, to about a fifth of the scaled softmax's at $d = 1024$. The assertions pin all
+# three curves down.
 
 # %%
 raw_max, raw_entropy, raw_jac = zip(*raw)
@@ -195,7 +196,7 @@ assert all(b > a for a, b in zip(raw_max, raw_max[1:]))      # saturates steadil
 assert raw_max[-1] > 0.9 and raw_entropy[-1] < 0.25          # nearly one-hot at d = 1024
 assert max(scaled_max) < 0.3                                 # scaled: still a real average
 assert max(scaled_entropy) - min(scaled_entropy) < 0.1       # ...and the same at every d
-assert raw_jac[-1] < scaled_jac[-1] / 3                      # saturated softmax: small gradient
+assert raw_jac[-1] < scaled_jac[-1] / 4                      # saturated softmax: small gradient
 
 # %% [markdown]
 # From now on the scores are always $q\cdot k / \sqrt{d}$. (GPT-2 and minGPT use exactly this
@@ -378,7 +379,8 @@ print("chapter == CausalSelfAttention (explicit, with weights) == CausalSelfAtte
 # it, scaled up, as both query and key. A query then scores high only against keys holding
 # the same character, so each position attends to the earlier occurrences of its own
 # character (and itself). Trained models learn heads that match on content in this way (the
-# "induction heads" of interpretability work find earlier copies of the current token).
+# "induction heads" of interpretability work look for earlier copies of the current token
+# and then attend to whatever followed them).
 #
 # **A GPT at initialisation.** All weights start small (std 0.02), so every score is close
 # to zero and the softmax is close to uniform: an untrained GPT's attention is nearly the
@@ -423,8 +425,8 @@ fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
 plt.show()
 
 # %% [markdown]
-# On the left, the row of the second `t` of "cat" splits its weight between the first `t`
-# and itself; each space attends to all earlier spaces. On the right, the triangle fades
+# On the left, the row of the `t` in "cat" splits its weight between the `t` of "the" and
+# itself, and each space (`_`) attends equally to itself and all earlier spaces. On the right, the triangle fades
 # from top to bottom as each row's weight is spread over more positions. Both are
 # lower-triangular: the mask at work.
 #
@@ -468,12 +470,15 @@ def future_leak_report(model, idx, t):
 
 idx = torch.randint(0, 10, (2, 12), generator=generator)  # (B, T)
 for attention_path in ("fast", "explicit"):
-    cfg = GPTConfig.from_preset("gpt-nano", vocab_size=10, block_size=12, dropout=0.0, attention=attention_path)
-    model = GPT(cfg).double().eval()
-    for t in (0, 5, 10):
-        logit_change, future_grad, past_grad = future_leak_report(model, idx, t)
-        assert logit_change == 0.0 and future_grad == 0.0 and past_grad > 0
-    print(f"{attention_path:8s}: past logits unchanged, future gradient exactly 0 (t = 0, 5, 10)")
+    for norm in ("pre", "post", "notes-bug"):  # the LayerNorm placements of chapter 2
+        cfg = GPTConfig.from_preset("gpt-nano", vocab_size=10, block_size=12, dropout=0.0,
+                                    attention=attention_path, norm=norm)
+        model = GPT(cfg).double().eval()
+        for t in (0, 5, 10):
+            logit_change, future_grad, past_grad = future_leak_report(model, idx, t)
+            assert logit_change == 0.0 and future_grad == 0.0 and past_grad > 0
+    print(f"{attention_path:8s} attention, all three norms: past logits unchanged, "
+          f"future gradient exactly 0 (t = 0, 5, 10)")
 
 # %% [markdown]
 # The assertions demand *exact* zeros, not small numbers: a masked weight is exactly zero,
@@ -494,8 +499,8 @@ assert logit_change > 0 and future_grad > 0
 print(f"leaky model: past logits moved by {logit_change:.2e}, future gradient up to {future_grad:.2e}")
 
 # %% [markdown]
-# The leak is found by both halves of the test. `mingpt_lite`'s unit tests run the same
-# check on every norm placement and both attention paths.
+# The leak is found by both halves of the test. `mingpt_lite`'s unit tests repeat the check
+# (tests/test_model.py), so a change to the package that opens a leak fails there too.
 #
 # ## Summary
 #
@@ -519,8 +524,8 @@ print(f"leaky model: past logits moved by {logit_change:.2e}, future gradient up
 # 3. Change the hand-built head so that each position attends to the *previous* position
 #    instead of the same character (hint: use one-hot positions, shifted by one, for the
 #    queries).
-# 4. Break the mask differently: let each position also see just the next one
-#    (`torch.ones(T, T).tril(diagonal=1)`) in `leaky`'s buffers. Does the future-leak test
-#    catch it for every $t$?
+# 4. Break the mask differently: let each position also see just the next one, by copying
+#    `torch.ones(12, 12, dtype=torch.bool).tril(diagonal=1)` into each block's
+#    `attn.causal_mask`. Does the future-leak test catch it for every $t$?
 # 5. Time `attend` against `F.scaled_dot_product_attention` in float32 for $T = 1024$,
 #    $D = 64$, 12 heads. How much memory does the $T\times T$ weight matrix take per layer?
