@@ -170,9 +170,11 @@ def test_no_position_sees_the_future(norm):
         assert not torch.equal(model(changed)[:, t + 1], logits[:, t + 1])
 
 
-def test_gradient_of_past_logits_wrt_future_is_zero():
+@pytest.mark.parametrize("norm", ["pre", "post", "notes-bug"])
+@pytest.mark.parametrize("attention", ["fast", "explicit"])
+def test_gradient_of_past_logits_wrt_future_is_zero(norm, attention):
     torch.manual_seed(0)
-    model = GPT(tiny_config()).double().eval()
+    model = GPT(tiny_config(norm=norm, attention=attention)).double().eval()
     idx = torch.randint(0, 11, (1, 8))
     embeddings = []
 
