@@ -16,6 +16,11 @@ def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
     Targets equal to -1 are ignored: they contribute neither to the mean nor to the
     gradient (the sort task uses them to mask the unsorted input half).
+
+    A batch whose targets are *all* -1 has nothing to average and gives NaN (0/0).
+    That is left to the caller on purpose: checking for it here would need the
+    values on the host, a device sync on every GPU step. The Trainer stops on a
+    NaN loss with a message naming the iteration.
     """
     if logits.dim() != 3:
         raise ValueError(f"logits must be (batch, time, vocab), got shape {tuple(logits.shape)}")
