@@ -63,6 +63,17 @@ def test_every_code_cell_was_executed_top_to_bottom(chapter):
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+def test_notebook_has_a_png_figure_and_no_svg(chapter):
+    import nbformat
+
+    nb = nbformat.read(chapter.ipynb, as_version=4)
+    kinds = [key for cell in nb.cells if cell.cell_type == "code"
+             for out in cell.outputs for key in out.get("data", {})]
+    assert "image/svg+xml" not in kinds, "SVG output differs on every run; start_chapter() selects PNG"
+    assert "image/png" in kinds, f"{chapter.rel_ipynb} has no figure (every chapter shows at least one)"
+
+
 def test_no_chapter_files_outside_book_toml():
     listed = {c.py for c in CHAPTERS} | {c.ipynb for c in CHAPTERS}
     on_disk = {p.resolve() for pattern in ("*.py", "*.ipynb") for p in (ROOT / "chapters").glob(pattern)}
