@@ -51,7 +51,6 @@ EXECUTE_ENV = {
     "OMP_NUM_THREADS": "2",
     "MKL_NUM_THREADS": "2",
     "MINGPT_BOOK_SIZE": "small",
-    "PYTHONHASHSEED": "0",
 }
 
 # The rows of the mental-framework table in the author's notes, in their order.
