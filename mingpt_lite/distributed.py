@@ -1,0 +1,168 @@
+"""Data-parallel training on an existing engine: PyTorch DDP, launched by ``torchrun``.
+
+The notes plan to move to DeepSpeed and Ray. Before either, PyTorch itself ships
+the simplest form of scaling out: *data parallelism*. Every process holds a full
+copy of the model, takes its own share of each batch, computes gradients, and
+DistributedDataParallel averages the gradients across processes (an all-reduce)
+during ``backward``, so every copy takes the same optimizer step.
+
+``torchrun --nproc_per_node N script.py`` starts N processes and tells each its
+rank and the world size through environment variables; :func:`init_distributed`
+reads them and joins the process group (gloo on CPU, NCCL on CUDA). The
+:class:`~mingpt_lite.trainer.Trainer` notices the process group and does the rest:
+it wraps the model in DDP and has every process draw the *same* global batch from
+identically seeded generators, keeping only its own slice. Two processes therefore
+train on exactly the batches one process would, and their averaged gradient is the
+one-process gradient up to the order of floating-point additions.
+
+Running this module trains the sort task and writes the per-step losses to JSON:
+``torchrun --standalone --nproc_per_node 2 -m mingpt_lite.distributed --out losses.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from .device import pick_device
+
+TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+@dataclass(frozen=True)
+class DistributedInfo:
+    """Where this process stands: its rank among ``world_size`` processes and its device."""
+
+    rank: int
+    local_rank: int
+    world_size: int
+    backend: str | None
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        """True on rank 0, the process that prints and writes files."""
+        return self.rank == 0
+
+
+def launched_by_torchrun() -> bool:
+    """Whether this process was started by ``torchrun`` (its rank variables are set)."""
+    return all(name in os.environ for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
+
+
+def init_distributed(backend: str | None = None, device: str | None = None) -> DistributedInfo:
+    """Join the process group torchrun set up; without torchrun, a one-process "group".
+
+    ``backend`` defaults to NCCL when the device is CUDA, gloo otherwise. With NCCL
+    each process takes the GPU of its local rank. Call :func:`shutdown` at the end.
+    """
+    if not launched_by_torchrun():
+        return DistributedInfo(0, 0, 1, None, pick_device(device))
+    rank = int(os.environ["RANK"])
+    local_rank = int(os.environ["LOCAL_RANK"])
+    world_size = int(os.environ["WORLD_SIZE"])
+    chosen = pick_device(device)
+    if chosen.type == "cuda":
+        if local_rank >= torch.cuda.device_count():
+            raise RuntimeError(
+                f"local rank {local_rank} has no GPU: only {torch.cuda.device_count()} visible; "
+                f"start at most that many processes per node"
+            )
+        torch.cuda.set_device(local_rank)
+        chosen = torch.device("cuda", local_rank)
+    backend = backend or ("nccl" if chosen.type == "cuda" else "gloo")
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend)
+    return DistributedInfo(rank, local_rank, world_size, backend, chosen)
+
+
+def shutdown() -> None:
+    """Leave the process group (a no-op when there is none)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def run_torchrun(args: list[str], nproc: int = 2, timeout: float | None = 600, env: dict | None = None):
+    """Start ``torchrun --standalone --nproc_per_node nproc <args>`` and wait for it.
+
+    For notebooks: e.g. ``run_torchrun(["-m", "mingpt_lite.distributed", "--out", "l.json"])``.
+    Returns the ``subprocess.CompletedProcess`` (stdout and stderr captured as text);
+    raises ``RuntimeError`` with the processes' output if it fails.
+    """
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone",
+        f"--nproc_per_node={nproc}", *args,
+    ]
+    full_env = {**os.environ, **(env or {})}
+    for name in TORCHRUN_VARS:  # a launcher inside a launched process must not inherit these
+        full_env.pop(name, None)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=full_env)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"torchrun exited with {done.returncode}\n--- stdout ---\n{done.stdout[-4000:]}"
+            f"\n--- stderr ---\n{done.stderr[-4000:]}"
+        )
+    return done
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(
+        prog="python -m mingpt_lite.distributed",
+        description="Train the sort task, data-parallel when launched by torchrun, and write "
+        "the per-step training losses to a JSON file (rank 0 writes).",
+    )
+    parser.add_argument("--out", required=True, help="JSON file for the losses and run facts")
+    parser.add_argument("--iters", type=int, default=30, help="optimizer steps (default 30)")
+    parser.add_argument("--batch-size", type=int, default=32, help="global batch size, split over processes (default 32)")
+    parser.add_argument("--length", type=int, default=6, help="digits per sort problem (default 6)")
+    parser.add_argument("--num-digits", type=int, default=3, help="distinct digits (default 3)")
+    parser.add_argument("--n-layer", type=int, default=2, help="transformer blocks (default 2)")
+    parser.add_argument("--n-embd", type=int, default=32, help="model width (default 32)")
+    parser.add_argument("--dropout", type=float, default=0.0,
+                        help="dropout (default 0: with dropout each process draws its own masks, "
+                        "so runs are only statistically equal to one process)")
+    parser.add_argument("--lr", type=float, default=3e-3, help="learning rate (default 3e-3)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the model and the batches")
+    parser.add_argument("--device", default="cpu", help="cpu (gloo) or cuda (NCCL); default cpu")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    """Entry point of ``python -m mingpt_lite.distributed`` (see the module docstring)."""
+    from .config import GPTConfig
+    from .data import SortTask
+    from .model import GPT
+    from .trainer import Trainer, TrainerConfig
+
+    args = _parse(argv)
+    info = init_distributed(device=args.device)
+    try:
+        task = SortTask(length=args.length, num_digits=args.num_digits)
+        torch.manual_seed(args.seed)  # the same initial weights in every process
+        model = GPT(GPTConfig(
+            vocab_size=task.vocab_size, block_size=task.block_size, n_layer=args.n_layer,
+            n_head=2, n_embd=args.n_embd, dropout=args.dropout,
+        ))
+        config = TrainerConfig(
+            max_iters=args.iters, batch_size=args.batch_size, learning_rate=args.lr,
+            seed=args.seed, device=str(info.device), progress=False, log_interval=10,
+        )
+        trainer = Trainer(model, task, config).train()
+        if info.is_main:
+            with open(args.out, "w") as f:
+                json.dump({"world_size": info.world_size, "backend": info.backend,
+                           "losses": trainer.losses, "ms_per_iter": trainer.ms_per_iter}, f)
+    finally:
+        shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
