@@ -171,7 +171,7 @@ display(Markdown("\n".join(lines)))
 
 # %%
 def module_summary(name: str) -> str:
-    """The first line of a module's docstring, read from its source without importing it."""
+    """The first paragraph of a module's docstring, on one line, read from its source without importing it."""
     spec = importlib.util.find_spec(name)
     assert spec is not None and spec.origin is not None, f"book.toml names {name}, which does not exist"
     docstring = ast.get_docstring(ast.parse(Path(spec.origin).read_text(encoding="utf-8")))
