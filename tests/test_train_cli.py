@@ -1,0 +1,71 @@
+"""The command line: help text, train/resume/eval/sample for the sort task and a char model."""
+
+import json
+
+import pytest
+
+from mingpt_lite.train import build_parser, main
+
+TINY = ["--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--device", "cpu", "--no-progress"]
+
+
+def test_help_explains_every_option(capsys):
+    parser = build_parser()
+    for command in ("sort", "char", "eval", "sample"):
+        with pytest.raises(SystemExit) as done:
+            parser.parse_args([command, "--help"])
+        assert done.value.code == 0
+        text = capsys.readouterr().out
+        sub = next(a for a in parser._subparsers._group_actions[0].choices.values() if a.prog.endswith(command))
+        for action in sub._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"{command} {action.option_strings} has no help"
+                assert action.option_strings[0] in text
+
+
+def test_sort_train_resume_eval_sample(tmp_path, capsys):
+    out = tmp_path / "sort"
+    common = ["sort", "--length", "4", "--batch-size", "16", "--lr", "1e-2", "--dropout", "0",
+              "--out", str(out), "--checkpoint-interval", "10", *TINY]
+    main([*common, "--iters", "20"])
+    first = capsys.readouterr().out
+    assert "trained 20 iterations" in first and "test" in first
+    assert {p.name for p in out.iterdir()} == {"model.safetensors", "training_state.pt", "data.json"}
+    assert json.loads((out / "data.json").read_text()) == {"kind": "sort", "length": 4, "num_digits": 3}
+
+    main([*common, "--iters", "30", "--resume"])
+    resumed = capsys.readouterr().out
+    assert "resuming at iteration 20 of 30" in resumed and "trained 30 iterations" in resumed
+
+    main(["eval", "--run", str(out), "--problems", "50", "--device", "cpu"])
+    assert "accuracy on 50 problems per split" in capsys.readouterr().out
+
+    main(["sample", "--run", str(out), "--prompt", "2 0 1 1", "--greedy", "--device", "cpu"])
+    line = capsys.readouterr().out
+    assert line.startswith("input [2, 0, 1, 1] -> model [")
+    with pytest.raises(SystemExit, match="needs 4 digits"):
+        main(["sample", "--run", str(out), "--prompt", "2 0 1", "--device", "cpu"])
+
+
+def test_char_train_eval_sample(tmp_path, capsys):
+    text = tmp_path / "text.txt"
+    text.write_text("the cat sat on the mat. " * 40, encoding="utf-8")
+    out = tmp_path / "char"
+    main(["char", "--text", str(text), "--block-size", "16", "--batch-size", "8", "--iters", "5",
+          "--out", str(out), *TINY])
+    trained = capsys.readouterr().out
+    assert "held-out loss" in trained and "sample:" in trained
+    record = json.loads((out / "data.json").read_text())
+    assert record["chars"] == sorted(set(text.read_text()))
+    main(["eval", "--run", str(out), "--batches", "2", "--device", "cpu"])
+    assert "val" in capsys.readouterr().out
+    main(["sample", "--run", str(out), "--prompt", "the ", "--tokens", "10", "--device", "cpu"])
+    sample = capsys.readouterr().out
+    assert sample.startswith("the ") and len(sample.rstrip("\n")) == 14
+    with pytest.raises(SystemExit, match="vocabulary"):
+        main(["sample", "--run", str(out), "--prompt", "XYZ", "--device", "cpu"])
+
+
+def test_missing_run_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="not a finished run"):
+        main(["eval", "--run", str(tmp_path)])
