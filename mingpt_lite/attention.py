@@ -75,13 +75,14 @@ class CausalSelfAttention(nn.Module):
             v_buf[:, :, pos : pos + T] = v
             k, v = k_buf[:, :, : pos + T], v_buf[:, :, : pos + T]
         S = k.size(2)
-        # Query i sits at absolute position pos + i, so it may see keys 0 .. pos + i.
-        mask = self.causal_mask[pos : pos + T, :S]
+        # Query i sits at absolute position pos + i, so it may see keys 0 .. pos + i:
+        # rows pos .. pos+T-1 of the causal mask, first S columns. The fast path slices
+        # it only when no cheaper form applies (not on single-token decode steps).
 
         weights = None
         if self.explicit or return_weights:
             dropout = self.attn_dropout if self.training else None
-            y, weights = explicit_attention(q, k, v, mask, dropout)
+            y, weights = explicit_attention(q, k, v, self.causal_mask[pos : pos + T, :S], dropout)
         else:
             dropout_p = self.dropout_p if self.training else 0.0
             if T == 1:  # a single new query may see every cached key: no mask at all
@@ -89,6 +90,7 @@ class CausalSelfAttention(nn.Module):
             elif S == T:  # no earlier context: the plain causal case the kernel knows
                 y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
             else:
+                mask = self.causal_mask[pos : pos + T, :S]
                 y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
         y = y.transpose(1, 2).contiguous().view(B, T, C)  # re-join the heads
         y = self.resid_dropout(self.residual_proj(y))

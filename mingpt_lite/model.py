@@ -88,9 +88,14 @@ class GPT(nn.Module):
         the new tokens, which sit at absolute positions ``pos .. pos+T-1``.
         ``return_attention=True`` also returns each layer's (B, H, T, S) weights.
         """
-        # On CUDA during training the range check would add a host sync per step;
-        # there the Trainer checks the data once instead (see check_token_ids).
-        hot_gpu_step = idx.is_cuda and self.training and torch.is_grad_enabled()
+        # On CUDA the range check is a host sync. Training steps skip it (the Trainer
+        # checks the data once), and so do single-token steps into a KV cache, which
+        # is generation's loop: generate() checks the prompt once, and the ids it
+        # feeds back come from an argmax or a draw over the vocabulary.
+        on_gpu = isinstance(idx, torch.Tensor) and idx.is_cuda
+        training_step = self.training and torch.is_grad_enabled()
+        decode_step = kv_cache is not None and on_gpu and idx.dim() == 2 and idx.size(1) == 1
+        hot_gpu_step = on_gpu and (training_step or decode_step)
         check_token_ids(idx, self.config, check_range=not hot_gpu_step)
         T = idx.size(1)
         if pos < 0 or pos + T > self.config.block_size:
