@@ -6,6 +6,7 @@ import sys
 BENCHMARKS = {
     "sort": "train the sort task (minGPT's demo settings by default) and report speed and accuracy",
     "generate": "tokens/s of generation with and without the KV cache",
+    "jax_generate": "JAX generation three ways (growing, padded, KV cache in one jit): XLA compilations and time",
 }
 
 
