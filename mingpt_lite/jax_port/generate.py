@@ -268,3 +268,73 @@ def generate_cached(model: GPT, prompt, max_new_tokens: int, *, temperature=None
     # A numpy prompt goes straight to the jitted function (jnp.asarray would compile a
     # small transfer program of its own for each new shape).
     return decode_jit(graphdef, params, ids, key, max_new_tokens, temperature, top_k)
+
+
+# ---------------------------------------------------------------------------
+# measuring the three decoders
+# ---------------------------------------------------------------------------
+
+DECODERS = {
+    "growing": (generate_growing, "jit(_forward)"),
+    "padded": (generate_padded, "jit(_padded_step)"),
+    "cached": (generate_cached, "jit(_decode)"),
+}
+
+
+def measure_decoders(
+    model: GPT, prompt, max_new_tokens: int, methods=("cached", "padded", "growing"), warm_repeats: int = 3
+) -> list[dict]:
+    """Time each decoder end to end, compilation included, then again warm; count compilations.
+
+    The first ("cold") run of each method is timed with a :class:`CompileCounter`
+    around it; it includes every compilation the method triggers, so run this on a
+    model whose structure and prompt shape have not been decoded before in this
+    process (the jitted functions keep their compiled programs). Then the method runs
+    ``warm_repeats`` more times with everything compiled, and the median is kept.
+    Returns one dict per method: ``method``, ``compiles`` (all XLA compilations in the
+    cold run), ``main_compiles`` (those of the method's own jitted function),
+    ``compile_seconds``, ``cold_seconds``, ``warm_seconds``, ``cold_tokens_per_s``,
+    ``warm_tokens_per_s`` (new tokens x batch per second) and ``tokens`` (numpy).
+    Greedy decoding: every method must return the same tokens (checked by callers).
+    """
+    import statistics
+    import time
+
+    batch = np.asarray(prompt).shape[0]
+    rows = []
+    for method in methods:
+        if method not in DECODERS:
+            raise ValueError(f"unknown decoder {method!r}; choose from {tuple(DECODERS)}")
+        decode, main_name = DECODERS[method]
+
+        def run():
+            out = decode(model, prompt, max_new_tokens)
+            out = out[0] if isinstance(out, tuple) else out
+            return np.asarray(jax.block_until_ready(out))
+
+        with CompileCounter() as compiles:
+            start = time.perf_counter()
+            tokens = run()
+            cold = time.perf_counter() - start
+        warm = []
+        for _ in range(warm_repeats):
+            start = time.perf_counter()
+            run()
+            warm.append(time.perf_counter() - start)
+        warm_median = statistics.median(warm) if warm else float("nan")
+        new_tokens = batch * max_new_tokens
+        rows.append(
+            {
+                "method": method,
+                "compiles": compiles.count,
+                "main_compiles": compiles.names[main_name],
+                "compile_seconds": compiles.seconds,
+                "cold_seconds": cold,
+                "warm_seconds": warm_median,
+                "cold_tokens_per_s": new_tokens / cold,
+                "warm_tokens_per_s": new_tokens / warm_median if warm else float("nan"),
+                "compiled_names": dict(compiles.names),
+                "tokens": tokens,
+            }
+        )
+    return rows

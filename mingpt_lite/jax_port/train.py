@@ -10,7 +10,8 @@ this step. ``jax.jit`` compiles it once per batch shape.
 Why not ``nnx.jit`` over the module and an ``nnx.Optimizer``? It is the shortest
 code, but on every call it walks the module graph in Python to split and merge the
 state, which for a model this small costs more than the step itself (measured by
-``python -m mingpt_lite.bench jax_generate --train``).
+``python -m mingpt_lite.bench jax_generate --train``; :func:`make_nnx_train_step`
+is that version).
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ def split_params(model: GPT):
     return graphdef, nnx.to_pure_dict(state)
 
 
+def load_params(model: GPT, params) -> None:
+    """Put a pure-dict ``params`` tree (as :func:`split_params` returns) into ``model``, in place."""
+    state = nnx.state(model, nnx.Param)
+    nnx.replace_by_pure_dict(state, params)
+    nnx.update(model, state)
+
+
 def decay_mask(model: GPT, rule: str = "mingpt"):
     """A nested dict of bools shaped like ``split_params(model)[1]``: True where AdamW decays.
 
@@ -60,6 +68,30 @@ def decay_mask(model: GPT, rule: str = "mingpt"):
         return path in linear_kernels
 
     return jax.tree_util.tree_map_with_path(decays, params)
+
+
+def _plain_path(key_path) -> tuple:
+    """A pytree key path as plain names, ignoring Flax's ``.value`` attribute step
+    (``nnx.State`` trees end each path with it, pure dicts do not)."""
+    parts = []
+    for k in key_path:
+        if isinstance(k, jax.tree_util.DictKey):
+            parts.append(k.key)
+        elif isinstance(k, jax.tree_util.SequenceKey):
+            parts.append(k.idx)
+        elif isinstance(k, jax.tree_util.GetAttrKey) and k.name != "value":
+            parts.append(k.name)
+    return tuple(parts)
+
+
+def decay_mask_fn(model: GPT, rule: str = "mingpt"):
+    """:func:`decay_mask` as a function of a parameter tree, for optimizers that do not
+    see the pure dict: optax calls it with whatever tree it is given (an ``nnx.State``
+    of Variables inside ``nnx.Optimizer``, whose paths end in ``.value`` at init but
+    not at update) and it answers by parameter path."""
+    flat, _ = jax.tree_util.tree_flatten_with_path(decay_mask(model, rule))
+    decayed = {_plain_path(path) for path, decays in flat if decays}
+    return lambda tree: jax.tree_util.tree_map_with_path(lambda kp, _: _plain_path(kp) in decayed, tree)
 
 
 def adamw(
@@ -106,8 +138,28 @@ def make_train_step(graphdef, tx: optax.GradientTransformation):
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
-    # Donating params and opt_state lets XLA reuse their buffers for the new ones.
-    return jax.jit(step, donate_argnums=(0, 1))
+    # No buffer donation: the inputs stay valid, so the step is a pure function a caller
+    # may repeat or undo (for a model this small the saved copies do not matter).
+    return jax.jit(step)
+
+
+def make_nnx_train_step(model: GPT, tx: optax.GradientTransformation):
+    """The same step written the Flax NNX way, for comparison: ``nnx.jit`` over the module
+    and an ``nnx.Optimizer``. Returns ``(step, optimizer)``; ``step(model, optimizer, x, y,
+    key) -> loss`` updates both in place. Shortest code, but each call walks the module
+    graph in Python (see the module docstring). ``tx`` must use :func:`decay_mask_fn`."""
+    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+
+    @nnx.jit
+    def step(model, optimizer, x, y, key):
+        def loss_fn(model):
+            return lm_loss(model(x, dropout_key=key), y)
+
+        loss, grads = nnx.value_and_grad(loss_fn)(model)
+        optimizer.update(model, grads)
+        return loss
+
+    return step, optimizer
 
 
 def train_sort(
@@ -129,7 +181,8 @@ def train_sort(
     Batches come from the task's own sampler (a seeded ``torch.Generator``), converted
     to numpy: the split and the sampling rule are the PyTorch chapters' exactly.
     ``history`` has ``losses`` (step, loss) every ``log_every`` steps, ``accuracy``
-    (step, train, test) every ``eval_every`` steps, ``steps`` run, and ``seconds``
+    (step, train, test) every ``eval_every`` steps (over every distinct problem of each
+    split, by greedy generation), ``steps`` run, and ``seconds``
     (including compilation). With ``stop_at_accuracy``, training stops at the first
     evaluation where train and test accuracy both reach it.
     """
@@ -144,33 +197,38 @@ def train_sort(
     key = jax.random.key(seed)
     use_dropout = model.config.dropout > 0
     history = {"losses": [], "accuracy": [], "steps": 0, "seconds": 0.0}
+    if eval_every:  # every distinct problem, both splits in one batch: one decode program
+        problems = task.all_problems()
+        is_test = task.is_test(problems).numpy()
+        problems = problems.numpy()
     start = time.perf_counter()
     bar = tqdm(range(1, steps + 1), disable=not progress, desc="train (jax)")
     try:
         for it in bar:
             x, y = task.get_batch("train", batch_size, generator)
             step_key = jax.random.fold_in(key, it) if use_dropout else None
-            params, opt_state, loss = step_fn(params, opt_state, x.numpy(), y.numpy(), step_key)
+            x, y = x.numpy().astype(np.int32), y.numpy().astype(np.int32)
+            params, opt_state, loss = step_fn(params, opt_state, x, y, step_key)
             history["steps"] = it
             if it % log_every == 0 or it == 1:
                 history["losses"].append((it, float(loss)))
                 bar.set_postfix(loss=f"{float(loss):.4f}")
             if eval_every and it % eval_every == 0:
-                nnx.update(model, nnx.state(nnx.merge(graphdef, params)))
-                train_acc = evaluate_sort(model, task, task.all_problems("train"))
-                test_acc = evaluate_sort(model, task, task.all_problems("test"))
+                load_params(model, params)
+                solved = sort_solved(model, task, problems)
+                train_acc, test_acc = float(solved[~is_test].mean()), float(solved[is_test].mean())
                 history["accuracy"].append((it, train_acc, test_acc))
                 if stop_at_accuracy is not None and min(train_acc, test_acc) >= stop_at_accuracy:
                     break
     finally:  # an interruption keeps the weights trained so far
         bar.close()
-        nnx.update(model, nnx.state(nnx.merge(graphdef, params)))
+        load_params(model, params)
         history["seconds"] = time.perf_counter() - start
     return params, history
 
 
-def evaluate_sort(model: GPT, task, problems) -> float:
-    """Fraction of ``problems`` (N, length) the model sorts exactly by greedy generation,
+def sort_solved(model: GPT, task, problems) -> np.ndarray:
+    """Boolean (N,): whether greedy generation sorts each of ``problems`` (N, length),
     using the KV-cache decoder (one compiled program per batch shape)."""
     from .generate import generate_cached
 
@@ -179,4 +237,10 @@ def evaluate_sort(model: GPT, task, problems) -> float:
         raise ValueError(f"problems must be a non-empty (N, {task.length}) array, got {digits.shape}")
     out, _ = generate_cached(model, digits, task.length)
     answers = np.asarray(out)[:, task.length :]
-    return float(np.mean(np.all(answers == np.sort(digits, axis=1), axis=1)))
+    return np.all(answers == np.sort(digits, axis=1), axis=1)
+
+
+def evaluate_sort(model: GPT, task, problems) -> float:
+    """Fraction of ``problems`` (N, length) the model sorts exactly by greedy generation
+    (as ``mingpt_lite.data.sort_accuracy`` scores the PyTorch model)."""
+    return float(np.mean(sort_solved(model, task, problems)))
