@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # 10. Weights from elsewhere
+# # 10. Weights from elsewhere: GPT-2
 #
 # The author's notes skip the Hugging Face integration of minGPT, with one exception:
 # `from_pretrained` is "a good example for taking existing weights and adapt to your own
