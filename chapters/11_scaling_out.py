@@ -107,23 +107,38 @@ print(f"{full.numel():,} gradient entries: the average of the two half-batch gra
 # where it stands through environment variables: `RANK`, `WORLD_SIZE`, `LOCAL_RANK`, and
 # the address of a rendezvous point (`MASTER_ADDR`, `MASTER_PORT`). The package's
 # `init_distributed()` reads them and joins the process group, and
-# `distributed.run_torchrun` starts `torchrun` from Python and collects its output. To
-# watch an all-reduce on its own, the notebook writes a short script. Each rank
-# contributes a stand-in "gradient" of `rank + 1` times `[1, 10]`, and the average over
-# two ranks is `[1.5, 15]`:
+# `distributed.run_torchrun` starts `torchrun` from Python and collects its output.
+#
+# Starting processes costs seconds, so we start them once. The notebook writes a short
+# script that does two things in each process. First it runs an all-reduce on its own, so
+# we can watch it: each rank contributes a stand-in "gradient" of `rank + 1` times
+# `[1, 10]`, and the average over two ranks is `[1.5, 15]`. Then it hands over to the
+# package's training entry point, `mingpt_lite.distributed.main` (also runnable as
+# `python -m mingpt_lite.distributed`). That trains the model above on the sort task with
+# the package's `Trainer`: batch 32, learning rate 3e-3, 30 steps, and every step's loss
+# written to a JSON file. Under `torchrun` the `Trainer` notices the process group, wraps
+# the model in DDP and gives each process 16 of the 32 sequences. The loss it records is
+# the mean of the processes' losses, which is the loss of the whole batch.
 
 # %%
-script = workdir / "allreduce_demo.py"
+ITERS = 30
+common = ["--iters", str(ITERS), "--seed", "1"]  # the same run settings everywhere below
+
+script = workdir / "ddp_demo.py"
 script.write_text('''
+import sys
 import torch, torch.distributed as dist
-from mingpt_lite.distributed import init_distributed, shutdown
-info = init_distributed(device="cpu")
+from mingpt_lite import distributed
+info = distributed.init_distributed(device="cpu")
 grad = torch.tensor([1.0, 10.0]) * (info.rank + 1)  # this rank's stand-in gradient
 dist.all_reduce(grad)  # sum over all ranks, result on every rank
 print(f"rank {info.rank} of {info.world_size} ({info.backend}): average {(grad / info.world_size).tolist()}")
-shutdown()
+distributed.main(sys.argv[1:])  # then train, in these same processes, with the package's entry point
 ''')
-done = distributed.run_torchrun([str(script)], nproc=2, env={"OMP_NUM_THREADS": "1"}, timeout=120)
+started = time.perf_counter()
+done = distributed.run_torchrun([str(script), "--out", str(workdir / "two.json"), *common],
+                                nproc=2, env={"OMP_NUM_THREADS": "1"}, timeout=300)
+two_seconds = time.perf_counter() - started
 lines = sorted(line for line in done.stdout.splitlines() if line.startswith("rank"))
 print("\n".join(lines))
 assert lines == ["rank 0 of 2 (gloo): average [1.5, 15.0]", "rank 1 of 2 (gloo): average [1.5, 15.0]"]
@@ -131,25 +146,15 @@ assert lines == ["rank 0 of 2 (gloo): average [1.5, 15.0]", "rank 1 of 2 (gloo):
 # %% [markdown]
 # ## One process against two
 #
-# Now a real training run. `python -m mingpt_lite.distributed` trains the model above on
-# the sort task with the package's `Trainer`: batch 32, learning rate 3e-3, 30 steps. It
-# writes every step's loss to a JSON file. Under `torchrun` the `Trainer` notices the
-# process group, wraps the model in DDP and gives each process 16 of the 32 sequences. The
-# loss it records is the mean of the processes' losses, which is the loss of the whole
-# batch. We run it in three ways:
+# The same entry point runs without `torchrun` too, as one ordinary process. We run it
+# twice more here in the notebook's kernel:
 #
-# 1. one process, here in the notebook's kernel (no `torchrun`), on one thread: the
-#    reference;
-# 2. two processes under `torchrun`, one thread each, so that only the number of
-#    processes changes;
-# 3. a **negative control**: one process on batch 16 alone. This is what a worker sees if
+# 1. one process on the same batch of 32, with one thread like each DDP worker, so that
+#    only the number of processes differs: the reference;
+# 2. a **negative control**: one process on batch 16 alone. This is what a worker sees if
 #    its gradients are never averaged with the other worker's.
 
 # %%
-ITERS = 30
-common = ["--iters", str(ITERS), "--seed", "1"]
-
-
 def losses(path):
     """Per-step training losses and run facts written by the package's entry point."""
     return json.loads(Path(path).read_text())
@@ -160,13 +165,8 @@ torch.set_num_threads(1)  # like each DDP worker (OMP_NUM_THREADS=1)
 started = time.perf_counter()
 distributed.main(["--out", str(workdir / "one.json"), *common])
 one_seconds = time.perf_counter() - started
-
-started = time.perf_counter()
-distributed.run_torchrun(["-m", "mingpt_lite.distributed", "--out", str(workdir / "two.json"), *common],
-                         nproc=2, env={"OMP_NUM_THREADS": "1"}, timeout=300)
-two_seconds = time.perf_counter() - started
-
 distributed.main(["--out", str(workdir / "half.json"), *common, "--batch-size", "16"])
+
 one, two, half = (losses(workdir / f"{name}.json") for name in ("one", "two", "half"))
 print(f"world sizes {one['world_size']} and {two['world_size']} (backend {two['backend']})")
 print(f"loss at step 0: {one['losses'][0]:.4f} (one process), {two['losses'][0]:.4f} (two processes)")
@@ -253,7 +253,8 @@ plt.show()
 
 # %% tags=["nbval-ignore-output"]
 print(f"1 process:   {one['ms_per_iter']:.1f} ms/step, {one_seconds:.1f} s for the whole run in the kernel")
-print(f"2 processes: {two['ms_per_iter']:.1f} ms/step, {two_seconds:.1f} s including torchrun's start-up")
+print(f"2 processes: {two['ms_per_iter']:.1f} ms/step, {two_seconds:.1f} s including torchrun's start-up "
+      "and the all-reduce demo")
 shutil.rmtree(workdir)  # the scratch files are no longer needed
 torch.set_num_threads(kernel_threads)
 
