@@ -174,6 +174,24 @@ def test_decay_mask_equals_pytorch_parameter_groups(rule):
     )
 
 
+def test_decay_mask_fn_answers_for_nnx_state_trees_too():
+    # nnx.Optimizer hands optax an nnx.State whose paths end in ".value" (at init, not at
+    # update); the function form of the mask answers by parameter path either way.
+    from mingpt_lite.jax_port import decay_mask_fn
+    from mingpt_lite.jax_port.train import _plain_path
+
+    model = GPT(nano_sort_config(), rngs=nnx.Rngs(0))
+    expected = {
+        _plain_path(path): decays
+        for path, decays in jax.tree_util.tree_flatten_with_path(decay_mask(model))[0]
+    }
+    state = nnx.state(model, nnx.Param)
+    answered = jax.tree_util.tree_flatten_with_path(decay_mask_fn(model)(state))[0]
+    assert any(getattr(path[-1], "name", None) == "value" for path, _ in answered)
+    assert {_plain_path(path): bool(decays) for path, decays in answered} == expected
+    assert sum(expected.values()) == 13
+
+
 # --- decoding: KV cache == full forward, and the three decoders agree ---------------------------
 
 def test_kv_cache_decode_equals_full_forward(gen_model):

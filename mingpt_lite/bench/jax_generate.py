@@ -155,6 +155,8 @@ def main(argv=None) -> int:
         if "growing" in by and "cached" in by:
             result["growing_over_cached_cold"] = by["growing"]["cold_seconds"] / by["cached"]["cold_seconds"]
             result["growing_over_cached_warm"] = by["growing"]["warm_seconds"] / by["cached"]["warm_seconds"]
+            result["growing_over_cached_cold_cpu"] = by["growing"]["cold_cpu_seconds"] / by["cached"]["cold_cpu_seconds"]
+            result["growing_over_cached_warm_cpu"] = by["growing"]["warm_cpu_seconds"] / by["cached"]["warm_cpu_seconds"]
         if args.train:
             print("comparing train steps ...", file=sys.stderr, flush=True)
             result["train_step"] = _train_step_comparison(args.train_steps, args.seed)
@@ -162,17 +164,22 @@ def main(argv=None) -> int:
         result["interrupted"] = True
     result["loadavg_after"] = os.getloadavg()
 
-    header = f"{'method':8s} {'compiles':>8s} {'main':>5s} {'compile s':>9s} {'cold s':>8s} {'cold tok/s':>10s} {'warm s':>8s} {'warm tok/s':>10s}"
+    header = (
+        f"{'method':8s} {'compiles':>8s} {'main':>5s} {'compile s':>9s} {'cold s':>8s} {'cold cpu s':>10s} "
+        f"{'cold tok/s':>10s} {'warm s':>8s} {'warm cpu s':>10s} {'warm tok/s':>10s}"
+    )
     print(header)
     for r in result["rows"]:
         print(
             f"{r['method']:8s} {r['compiles']:8d} {r['main_compiles']:5d} {r['compile_seconds']:9.2f} "
-            f"{r['cold_seconds']:8.3f} {r['cold_tokens_per_s']:10.1f} {r['warm_seconds']:8.4f} {r['warm_tokens_per_s']:10.0f}"
+            f"{r['cold_seconds']:8.3f} {r['cold_cpu_seconds']:10.3f} {r['cold_tokens_per_s']:10.1f} "
+            f"{r['warm_seconds']:8.4f} {r['warm_cpu_seconds']:10.4f} {r['warm_tokens_per_s']:10.0f}"
         )
     if "growing_over_cached_cold" in result:
         print(
-            f"growing / cached, end to end including compilation: {result['growing_over_cached_cold']:.1f}x; "
-            f"warm: {result['growing_over_cached_warm']:.1f}x; same tokens: {result['same_tokens']}"
+            f"growing / cached, end to end including compilation: {result['growing_over_cached_cold']:.1f}x wall, "
+            f"{result['growing_over_cached_cold_cpu']:.1f}x CPU time; warm: {result['growing_over_cached_warm']:.1f}x wall, "
+            f"{result['growing_over_cached_warm_cpu']:.1f}x CPU time; same tokens: {result['same_tokens']}"
         )
     for name, r in result.get("train_step", {}).items():
         print(

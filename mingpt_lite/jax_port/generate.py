@@ -23,6 +23,7 @@ tokens. :class:`CompileCounter` counts the compilations any of them triggers.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 
 import jax
@@ -211,7 +212,7 @@ def generate_padded(model: GPT, prompt, max_new_tokens: int, *, temperature=None
 # ---------------------------------------------------------------------------
 
 
-def _decode(graphdef, params, prompt, key, max_new_tokens, temperature, top_k):
+def _decode(graphdef, params, prompt, key, max_new_tokens, temperature, top_k, return_logits):
     """Feed the sequence through the KV cache one position at a time, inside one fori_loop.
 
     Step ``pos`` (0 .. P+N-2) feeds the token at ``pos`` and predicts ``pos + 1``: while
@@ -220,7 +221,8 @@ def _decode(graphdef, params, prompt, key, max_new_tokens, temperature, top_k):
     the same one-token step keeps a single copy of the model in the compiled program
     (a separate prompt pass would be faster for long prompts but roughly doubles the
     compile time). Returns the full sequence (B, P + N) and the logits (B, N, V) each
-    new token was picked from.
+    new token was picked from (None when ``return_logits`` is False, which keeps them out
+    of the compiled loop).
     """
     model = nnx.merge(graphdef, params)
     B, P = prompt.shape
@@ -228,7 +230,7 @@ def _decode(graphdef, params, prompt, key, max_new_tokens, temperature, top_k):
     L = P + N - 1  # every position that is ever an input (the last new token is not)
     seq = jnp.zeros((B, P + N), jnp.int32).at[:, :P].set(prompt)
     cache = model.new_kv_cache(B, L)
-    step_logits = jnp.zeros((B, N, model.config.vocab_size), jnp.float32)
+    step_logits = jnp.zeros((B, N, model.config.vocab_size), jnp.float32) if return_logits else None
 
     def body(pos, carry):
         seq, step_logits, cache = carry
@@ -239,26 +241,30 @@ def _decode(graphdef, params, prompt, key, max_new_tokens, temperature, top_k):
         given = lax.dynamic_index_in_dim(seq, pos + 1, axis=1, keepdims=False)
         keep_prompt = pos + 1 < P
         seq = lax.dynamic_update_slice(seq, jnp.where(keep_prompt, given, chosen)[:, None], (0, pos + 1))
-        # New token j = pos + 1 - P. Prompt steps write slot 0, which step P-1 overwrites.
-        slot = jnp.maximum(pos + 1 - P, 0)
-        step_logits = lax.dynamic_update_slice(step_logits, last[:, None, :].astype(jnp.float32), (0, slot, 0))
+        if return_logits:
+            # New token j = pos + 1 - P. Prompt steps write slot 0, which step P-1 overwrites.
+            slot = jnp.maximum(pos + 1 - P, 0)
+            step_logits = lax.dynamic_update_slice(step_logits, last[:, None, :].astype(jnp.float32), (0, slot, 0))
         return seq, step_logits, cache
 
     seq, step_logits, _ = lax.fori_loop(0, L, body, (seq, step_logits, cache))
     return seq, step_logits
 
 
-decode_jit = jax.jit(_decode, static_argnums=(0, 4, 5, 6))
+decode_jit = jax.jit(_decode, static_argnums=(0, 4, 5, 6, 7))
 
 
-def generate_cached(model: GPT, prompt, max_new_tokens: int, *, temperature=None, top_k=None, key=None):
+def generate_cached(
+    model: GPT, prompt, max_new_tokens: int, *, temperature=None, top_k=None, key=None, return_logits=True
+):
     """(c) Generate with a fixed-size KV cache, the whole decode in one jitted call.
 
     Compiles once per (model structure, prompt shape, max_new_tokens, sampling
     settings) and then runs without returning to Python between tokens. Returns
     ``(tokens, step_logits)``: the (B, P + max_new_tokens) ids and the (B,
     max_new_tokens, V) logits each new token was chosen from (these equal the full
-    forward's logits at positions P-1 .. P+max_new_tokens-2).
+    forward's logits at positions P-1 .. P+max_new_tokens-2), or None with
+    ``return_logits=False`` (a slightly smaller program: tokens only, like the other two).
     """
     config = model.config
     ids = _as_prompt(prompt, config)
@@ -267,7 +273,7 @@ def generate_cached(model: GPT, prompt, max_new_tokens: int, *, temperature=None
     graphdef, params = nnx.split(model, nnx.Param)
     # A numpy prompt goes straight to the jitted function (jnp.asarray would compile a
     # small transfer program of its own for each new shape).
-    return decode_jit(graphdef, params, ids, key, max_new_tokens, temperature, top_k)
+    return decode_jit(graphdef, params, ids, key, max_new_tokens, temperature, top_k, bool(return_logits))
 
 
 # ---------------------------------------------------------------------------
@@ -277,7 +283,8 @@ def generate_cached(model: GPT, prompt, max_new_tokens: int, *, temperature=None
 DECODERS = {
     "growing": (generate_growing, "jit(_forward)"),
     "padded": (generate_padded, "jit(_padded_step)"),
-    "cached": (generate_cached, "jit(_decode)"),
+    # tokens only, like the other two decoders
+    "cached": (functools.partial(generate_cached, return_logits=False), "jit(_decode)"),
 }
 
 
@@ -293,8 +300,10 @@ def measure_decoders(
     ``warm_repeats`` more times with everything compiled, and the median is kept.
     Returns one dict per method: ``method``, ``compiles`` (all XLA compilations in the
     cold run), ``main_compiles`` (those of the method's own jitted function),
-    ``compile_seconds``, ``cold_seconds``, ``warm_seconds``, ``cold_tokens_per_s``,
-    ``warm_tokens_per_s`` (new tokens x batch per second) and ``tokens`` (numpy).
+    ``compile_seconds``, ``cold_seconds``, ``warm_seconds`` (wall clock), ``cold_cpu_seconds``,
+    ``warm_cpu_seconds`` (this process's CPU time: on a machine shared with other jobs it
+    is the steadier figure), ``cold_tokens_per_s``, ``warm_tokens_per_s`` (new tokens x
+    batch per wall-clock second) and ``tokens`` (numpy).
     Greedy decoding: every method must return the same tokens (checked by callers).
     """
     import statistics
@@ -313,14 +322,15 @@ def measure_decoders(
             return np.asarray(jax.block_until_ready(out))
 
         with CompileCounter() as compiles:
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             tokens = run()
-            cold = time.perf_counter() - start
-        warm = []
+            cold, cold_cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        warm, warm_cpu = [], []
         for _ in range(warm_repeats):
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             run()
             warm.append(time.perf_counter() - start)
+            warm_cpu.append(time.process_time() - cpu_start)
         warm_median = statistics.median(warm) if warm else float("nan")
         new_tokens = batch * max_new_tokens
         rows.append(
@@ -331,6 +341,8 @@ def measure_decoders(
                 "compile_seconds": compiles.seconds,
                 "cold_seconds": cold,
                 "warm_seconds": warm_median,
+                "cold_cpu_seconds": cold_cpu,
+                "warm_cpu_seconds": statistics.median(warm_cpu) if warm_cpu else float("nan"),
                 "cold_tokens_per_s": new_tokens / cold,
                 "warm_tokens_per_s": new_tokens / warm_median if warm else float("nan"),
                 "compiled_names": dict(compiles.names),

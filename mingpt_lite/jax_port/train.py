@@ -235,7 +235,7 @@ def sort_solved(model: GPT, task, problems) -> np.ndarray:
     digits = np.asarray(problems)
     if digits.ndim != 2 or digits.shape[1] != task.length or digits.shape[0] == 0:
         raise ValueError(f"problems must be a non-empty (N, {task.length}) array, got {digits.shape}")
-    out, _ = generate_cached(model, digits, task.length)
+    out, _ = generate_cached(model, digits, task.length, return_logits=False)
     answers = np.asarray(out)[:, task.length :]
     return np.all(answers == np.sort(digits, axis=1), axis=1)
 
