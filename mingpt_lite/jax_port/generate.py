@@ -12,9 +12,9 @@ programs get compiled:
     step runs the full forward over the whole buffer and writes the next token at
     position ``t`` (``t`` is a traced integer, not a shape). One compilation, but each
     step recomputes every position and pays a Python-to-XLA dispatch.
-(c) :func:`generate_cached`: a fixed-size KV cache, and the *whole* decode (prompt
-    pass plus a ``lax.fori_loop`` over the new tokens) inside one jitted function.
-    One compilation, one dispatch, and each step computes only the new position.
+(c) :func:`generate_cached`: a fixed-size KV cache, and the *whole* decode (prompt and
+    new tokens fed one position at a time by a ``lax.fori_loop``) inside one jitted
+    function. One compilation, one dispatch, and each step computes only its own position.
 
 All three pick tokens the same way (greedy by default; ``temperature``/``top_k``
 sampling with an explicit ``key``), so with the same weights they return the same
@@ -44,7 +44,9 @@ class CompileCounter:
     input signature, and every eager ``jnp`` operation run for the first time on a new
     shape) as a ``/jax/core/compile/backend_compile_duration`` event through
     ``jax.monitoring``; this listens for those events. Cache hits are not compiled and
-    not counted. Attributes after the block: ``count``, ``seconds`` (summed compile
+    not counted. (A jitted function's ``_cache_size()`` is no substitute: it counts
+    dispatch-cache entries, and a numpy and a jax array of the same shape get two entries
+    that share one compiled program.) Attributes after the block: ``count``, ``seconds`` (summed compile
     time as JAX measured it) and ``names`` (a Counter of the compiled functions' names,
     e.g. ``"jit(_forward)"``).
     """
@@ -147,7 +149,7 @@ def generate_growing(model: GPT, prompt, max_new_tokens: int, *, temperature=Non
 
     This is the straightforward port of minGPT's ``generate`` and the loop behind the
     notes' "inference speed after JIT is still slow": ``forward_jit`` meets a new
-    shape every step and compiles for it (check ``forward_jit._cache_size()``), and the
+    shape every step and compiles for it (count with :class:`CompileCounter`), and the
     eager slice/concatenate around it compile small programs per length as well.
     Contexts longer than ``block_size`` are cropped to the last ``block_size`` tokens.
     Returns the (B, P + max_new_tokens) token ids.
@@ -219,8 +221,8 @@ def _decode(graphdef, params, prompt, key, max_new_tokens, temperature, top_k, r
     ``pos + 1`` is still in the prompt the prediction is discarded (the step only fills
     the cache), afterwards it is written into the sequence. Feeding the prompt through
     the same one-token step keeps a single copy of the model in the compiled program
-    (a separate prompt pass would be faster for long prompts but roughly doubles the
-    compile time). Returns the full sequence (B, P + N) and the logits (B, N, V) each
+    (a separate prompt pass would be faster for long prompts, but it puts a second copy
+    of the model into the program, and compile time grows with the program). Returns the full sequence (B, P + N) and the logits (B, N, V) each
     new token was picked from (None when ``return_logits`` is False, which keeps them out
     of the compiled loop).
     """
