@@ -3,6 +3,7 @@
     python -m mingpt_lite.bench jax_generate                   # gpt-nano, vocab 64, block 64: 64 tokens from 1
     python -m mingpt_lite.bench jax_generate --batch 32
     python -m mingpt_lite.bench jax_generate --train           # also: jax.jit over split params vs nnx.jit
+    python -m mingpt_lite.bench jax_generate --methods cached --train --train-preset gpt-mini
 
 The default is the setup the book's JAX appendix asks about: a tiny GPT (gpt-nano, 3
 layers, 48 wide, random weights) generating 64 tokens greedily from a 1-token prompt
@@ -31,8 +32,8 @@ import sys
 import time
 
 
-def _train_step_comparison(steps: int, seed: int = 0) -> dict:
-    """Compile time and median ms/step of the jax.jit step and the nnx.jit step (gpt-nano, sort task, batch 64)."""
+def _train_step_comparison(steps: int, seed: int = 0, preset: str = "gpt-nano") -> dict:
+    """Compile time and ms/step of the jax.jit step and the nnx.jit step (sort task, batch 64, no dropout)."""
     import jax
     import numpy as np
     import torch
@@ -43,7 +44,7 @@ def _train_step_comparison(steps: int, seed: int = 0) -> dict:
     from ..jax_port import GPT, adamw, decay_mask, decay_mask_fn, make_nnx_train_step, make_train_step, split_params
 
     task = SortTask()
-    config = GPTConfig.from_preset("gpt-nano", vocab_size=task.vocab_size, block_size=task.block_size, dropout=0.0)
+    config = GPTConfig.from_preset(preset, vocab_size=task.vocab_size, block_size=task.block_size, dropout=0.0)
     generator = torch.Generator().manual_seed(seed)
     batches = [tuple(t.numpy().astype(np.int32) for t in task.get_batch("train", 64, generator)) for _ in range(steps + 1)]
     results = {}
@@ -108,6 +109,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train", action="store_true", help="also compare the jax.jit and nnx.jit train steps")
     parser.add_argument("--train-steps", type=int, default=50)
+    parser.add_argument("--train-preset", default="gpt-nano", help="model size for --train")
     args = parser.parse_args(argv)
 
     try:
@@ -159,7 +161,7 @@ def main(argv=None) -> int:
             result["growing_over_cached_warm_cpu"] = by["growing"]["warm_cpu_seconds"] / by["cached"]["warm_cpu_seconds"]
         if args.train:
             print("comparing train steps ...", file=sys.stderr, flush=True)
-            result["train_step"] = _train_step_comparison(args.train_steps, args.seed)
+            result["train_step"] = _train_step_comparison(args.train_steps, args.seed, args.train_preset)
     except KeyboardInterrupt:
         result["interrupted"] = True
     result["loadavg_after"] = os.getloadavg()
