@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import numbers
 
 import torch
@@ -43,9 +42,9 @@ def _check_sampling_options(do_sample, temperature, top_k, top_p, generator) -> 
     """Raise a clear error for a sampling option no distribution can be built from."""
     if not isinstance(do_sample, bool):
         raise TypeError(f"do_sample must be True or False, got {do_sample!r}")
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or math.isnan(temperature):
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real):
         raise TypeError(f"temperature must be a number, got {temperature!r}")
-    if temperature < 0:
+    if not temperature >= 0:  # also catches NaN
         raise ValueError(f"temperature must be positive, got {temperature}")
     if do_sample and temperature == 0:
         raise ValueError(
@@ -79,6 +78,10 @@ def filter_logits(logits, *, top_k: int | None = None, top_p: float | None = Non
     changes the probabilities that top-p measures (top-k does not care).
     """
     _check_sampling_options(False, 1.0, top_k, top_p, None)
+    return _filter_logits(logits, top_k, top_p)
+
+
+def _filter_logits(logits, top_k, top_p):
     vocab_size = logits.size(-1)
     if top_k is not None and top_k < vocab_size:
         kth_largest = torch.topk(logits, top_k, dim=-1).values[..., -1:]
@@ -103,7 +106,7 @@ def _next_token(logits, do_sample, temperature, top_k, top_p, generator):
         return logits.argmax(dim=-1, keepdim=True)
     if temperature != 1.0:
         logits = logits / temperature
-    logits = filter_logits(logits, top_k=top_k, top_p=top_p)
+    logits = _filter_logits(logits, top_k, top_p)
     probs = torch.softmax(logits, dim=-1)
     return torch.multinomial(probs, num_samples=1, generator=generator)
 
@@ -229,8 +232,8 @@ def generate(
     With ``use_cache=True`` (the default) the keys and values of every layer are kept
     in buffers preallocated for the whole run: one prefill over the prompt, then one
     position per token. ``use_cache=False`` recomputes the whole context for every
-    token, as minGPT does; both give the same tokens (up to float rounding, which can
-    only matter when two logits are within ~1e-6 of each other).
+    token, as minGPT does; both give the same tokens (the logits agree to float
+    rounding, which can only matter where the two best logits tie that closely).
 
     Positions are learned up to ``block_size``. Once a sequence would need a position
     past it, the cache is dropped and each further token is computed from the last

@@ -1,12 +1,13 @@
 """Tests for generation: the KV cache equals full recompute, sampling controls, bad input.
 
-Tolerance for cached vs full logits: float32 with ``atol=1e-5, rtol=1e-5``. The two
+Tolerance for cached vs full logits: float32 with ``atol=1e-4, rtol=1e-4``. The two
 ways compute the same sums in a different order (one query row against S cached
 keys vs. a T x T causal block; a 1-row matmul vs. a T-row one), so the last bits
-differ: measured differences here are ~1e-7 on logits of size ~1-10. Any real cache
-bug (a wrong position, a missing or stale key, a mask off by one) moves the logits
-by 1e-2 or more with the weights used below, which ``test_tolerance_catches_a_wrong_position``
-checks, so the tolerance cannot hide one.
+differ, and the large test weights below amplify that through the layers: measured
+differences are up to ~1e-5 on logits up to ~5 (most with norm="notes-bug", which has
+no residual path). A real cache bug moves the logits far more: feeding one step at the
+wrong position changes them by ~1.8 (``test_tolerance_catches_a_wrong_position``
+checks > 1e-2), so the tolerance cannot hide one.
 """
 
 import pytest
@@ -15,7 +16,7 @@ import torch
 from mingpt_lite import GPT, GPTConfig
 from mingpt_lite.generation import cached_logits, filter_logits, generate, sample_next
 
-ATOL = RTOL = 1e-5
+ATOL = RTOL = 1e-4
 
 
 def tiny_model(seed=0, **overrides):
@@ -300,7 +301,8 @@ def test_output_can_feed_a_training_step():
         (None, {"max_new_tokens": 2.5}, TypeError, "max_new_tokens must be an integer"),
         (None, {"do_sample": True, "temperature": 0.0}, ValueError, "do_sample=False"),
         (None, {"do_sample": True, "temperature": -1.0}, ValueError, "temperature"),
-        (None, {"temperature": float("nan")}, TypeError, "temperature"),
+        (None, {"temperature": float("nan")}, ValueError, "temperature must be positive"),
+        (None, {"temperature": "hot"}, TypeError, "temperature must be a number"),
         (None, {"do_sample": True, "top_p": 0.0}, ValueError, r"top_p must be in \(0, 1\]"),
         (None, {"do_sample": True, "top_p": 1.5}, ValueError, r"top_p must be in \(0, 1\]"),
         (None, {"do_sample": True, "top_p": float("nan")}, ValueError, r"top_p must be in \(0, 1\]"),

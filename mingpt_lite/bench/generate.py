@@ -37,7 +37,8 @@ from ..device import describe_device, pick_device
 from ..generation import generate
 from ..model import GPT
 
-METHODS = ("cache", "recompute")
+METHODS = ("cache", "plain-cache", "recompute")
+DEFAULT_METHODS = ("cache", "recompute")
 
 
 def _sync(device: torch.device) -> None:
@@ -46,15 +47,42 @@ def _sync(device: torch.device) -> None:
 
 
 def time_generation(run, device, repeats: int = 1):
-    """Run ``run()`` ``repeats`` times; return (list of seconds, last output)."""
-    seconds, out = [], None
+    """Run ``run()`` ``repeats`` times; return (wall seconds, CPU seconds, last output).
+
+    CPU seconds (this process, all its threads) are reported beside wall seconds
+    because the machine may be shared: a neighbour's load stretches wall time but
+    hardly the CPU time of single-threaded work. On a GPU only wall time means much.
+    """
+    wall, cpu, out = [], [], None
     for _ in range(repeats):
         _sync(device)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         out = run()
         _sync(device)
-        seconds.append(time.perf_counter() - start)
-    return seconds, out
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return wall, cpu, out
+
+
+@torch.no_grad()
+def plain_cached_generate(model: GPT, idx, max_new_tokens: int):
+    """The first cached loop anyone writes, kept as a yardstick for :func:`generate`.
+
+    Greedy; a cache of ``block_size`` for every run; ``torch.no_grad`` rather than
+    ``inference_mode``; the full ``model(...)`` checks on every step (on a GPU the id
+    range check is a host sync per token); ``torch.cat`` to grow the output. Only for
+    runs that fit in ``block_size``.
+    """
+    if idx.size(1) + max_new_tokens - 1 > model.config.block_size:
+        raise ValueError("plain_cached_generate only handles runs that fit in block_size")
+    cache = model.new_kv_cache(idx.size(0))
+    logits = model(idx, kv_cache=cache, pos=0)[:, -1]
+    for step in range(max_new_tokens):
+        next_id = logits.argmax(dim=-1, keepdim=True)
+        idx = torch.cat([idx, next_id], dim=1)
+        if step < max_new_tokens - 1:
+            logits = model(next_id, kv_cache=cache, pos=idx.size(1) - 1)[:, -1]
+    return idx
 
 
 # --- minGPT, from a checkout given on the command line ------------------------------------
@@ -123,8 +151,9 @@ def parse_args(argv):
     parser.add_argument("--batch-sizes", type=lambda s: [int(b) for b in s.split(",")], default=[1, 32],
                         help="comma-separated, e.g. 1,32 (default)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per method and batch size; medians are reported")
-    parser.add_argument("--methods", type=lambda s: s.split(","), default=list(METHODS),
-                        help="comma-separated subset of cache,recompute (default both)")
+    parser.add_argument("--methods", type=lambda s: s.split(","), default=list(DEFAULT_METHODS),
+                        help="comma-separated, from cache,plain-cache,recompute (default cache,recompute); "
+                             "plain-cache is a straightforward cached loop, as a yardstick")
     parser.add_argument("--peer", type=Path, default=None, help="a minGPT checkout: also time its generate")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: $MINGPT_DEVICE, else the best there is)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
@@ -152,6 +181,7 @@ def main(argv=None) -> int:
     runners = {
         "cache": lambda prompt, n: generate(model, prompt, n, use_cache=True),
         "recompute": lambda prompt, n: generate(model, prompt, n, use_cache=False),
+        "plain-cache": lambda prompt, n: plain_cached_generate(model, prompt, n),
     }
     methods = list(args.methods)
     if args.peer is not None:
@@ -180,30 +210,35 @@ def main(argv=None) -> int:
             prompt = torch.randint(config.vocab_size, (batch_size, args.prompt_len), generator=generator).to(device)
             for method in methods:  # warm-up (first-call allocations, kernel choices), not timed
                 runners[method](prompt, min(args.new_tokens, 8))
-            seconds = {method: [] for method in methods}
+            wall = {method: [] for method in methods}
+            cpu = {method: [] for method in methods}
             outputs = {}
             for _ in range(args.repeats):
                 for method in methods:  # take turns, so load from neighbours hits every method alike
                     progress.set_postfix_str(f"batch {batch_size} {method}")
-                    took, outputs[method] = time_generation(lambda: runners[method](prompt, args.new_tokens), device)
-                    seconds[method] += took
+                    took, took_cpu, outputs[method] = time_generation(
+                        lambda: runners[method](prompt, args.new_tokens), device)
+                    wall[method] += took
+                    cpu[method] += took_cpu
                     progress.update()
             entry = {}
             for method in methods:
-                median = statistics.median(seconds[method])
+                median, median_cpu = statistics.median(wall[method]), statistics.median(cpu[method])
                 entry[method] = {
                     "tokens_per_s": round(batch_size * args.new_tokens / median, 1),
                     "median_s": round(median, 4),
-                    "runs_s": [round(s, 4) for s in seconds[method]],
+                    "runs_s": [round(s, 4) for s in wall[method]],
+                    "cpu_tokens_per_s": round(batch_size * args.new_tokens / median_cpu, 1),
+                    "median_cpu_s": round(median_cpu, 4),
                 }
             reference = outputs[methods[0]]
             entry["same_tokens"] = all(torch.equal(reference, out) for out in outputs.values())
-            if "cache" in entry and "recompute" in entry:
-                entry["cache_speedup_vs_recompute"] = round(
-                    entry["cache"]["tokens_per_s"] / entry["recompute"]["tokens_per_s"], 2)
-            if "cache" in entry and "mingpt" in entry:
-                entry["cache_speedup_vs_mingpt"] = round(
-                    entry["cache"]["tokens_per_s"] / entry["mingpt"]["tokens_per_s"], 2)
+            for other in ("recompute", "plain-cache", "mingpt"):
+                if "cache" in entry and other in entry:
+                    key = "cache_speedup_vs_" + other.replace("-", "_")
+                    entry[key] = round(entry["cache"]["tokens_per_s"] / entry[other]["tokens_per_s"], 2)
+                    entry[key + "_cpu"] = round(
+                        entry["cache"]["cpu_tokens_per_s"] / entry[other]["cpu_tokens_per_s"], 2)
             result["batches"][str(batch_size)] = entry
             tqdm.write(f"batch {batch_size}: " + json.dumps(entry), file=sys.stderr)
     except KeyboardInterrupt:
