@@ -211,8 +211,8 @@ assert [(len(jg), sum(jg)) for jg in jax_groups] == [(13, 83_088), (28, 2_640)]
 # We did not use `nnx.jit` over the module with an `nnx.Optimizer`. That version is shorter
 # (it is `make_nnx_train_step`, and it computes the same numbers), but on each call it walks
 # the module graph in Python to split and merge the state. That is a fixed cost of a few
-# milliseconds per step. For gpt-nano on the book's CPU it made each step cost a third to a half
-# more: 21 to 23 ms of CPU time instead of 15 to 16 ms, in three runs of
+# milliseconds per step. For gpt-nano on the book's CPU it made each step cost a quarter to a
+# half more: 21 to 23 ms of CPU time instead of 15 to 19 ms, in four runs of
 # `python -m mingpt_lite.bench jax_generate --train`.
 
 # %% tags=["nbval-ignore-output"]
@@ -239,7 +239,15 @@ assert train_accuracy == 1.0 and test_accuracy == 1.0
 # ## Generation, the way the notes wrote it
 #
 # Generation makes the sequence one token longer every step. The straightforward port of
-# minGPT's `generate` jits the forward pass and calls it on the whole sequence each time:
+# minGPT's `generate` jits the forward pass and calls it on the whole sequence each time.
+#
+# To see what the compiler does, we count compilations with `CompileCounter`. JAX reports
+# each XLA compilation as a `/jax/core/compile/backend_compile_duration` event through
+# `jax.monitoring`, whether it is a jitted function meeting a new input signature or an eager
+# `jnp` operation meeting a new shape. The counter listens for those events and records each
+# compiled function's name. Cache hits produce no event. (A jitted function's `_cache_size()`
+# is no substitute: it counts dispatch-cache entries, and a numpy array and a JAX array of the
+# same shape get two entries that share one compiled program.)
 
 # %%
 def generate_naive(model, prompt, max_new_tokens):
@@ -403,23 +411,24 @@ plt.show()
 # There is then a single compilation, after which the tokens come out at thousands per second.
 #
 # The 64-token case, from `python -m mingpt_lite.bench jax_generate` on the book's 2-core CPU.
-# Other jobs were sharing the machine at the time (load average 7 to 8), which stretches the
+# Other jobs were sharing the machine at the time (load average 5 to 6), which stretches the
 # wall-clock seconds. The CPU time this process used is the steadier figure, and the counts are
 # exact:
 #
 # | decoder | XLA programs | compiling | end to end | its CPU time | warm tokens/s |
 # |---|---|---|---|---|---|
-# | (a) growing sequence | 194: 64 forwards, 64 concatenates, 63 slices, 3 others | 96.6 s | 116.3 s | 45.9 s | 460 |
-# | (b) padded buffer | 1 | 1.3 s | 1.8 s | 0.71 s | 381 |
-# | (c) KV cache in one jit | 1 | 2.7 s | 3.5 s | 1.39 s | 6,229 |
+# | (a) growing sequence | 194: 64 forwards, 64 concatenates, 63 slices, 3 others | 66.2 s | 79.1 s | 40.4 s | 280 |
+# | (b) padded buffer | 1 | 0.8 s | 1.1 s | 0.61 s | 964 |
+# | (c) KV cache in one jit | 1 | 1.8 s | 2.3 s | 1.33 s | 7,956 |
 #
-# End to end, compilation included, (c) was 33 times faster than (a), and the ratio was the same
-# in wall time and in CPU time. Once everything was compiled, (c) was still 13 times faster by
-# the clock and 22 times by CPU time, because it skips the recomputation and the per-token trips
-# back to Python. (b) shows that fixing the shape alone removes nearly all of the notes'
-# slowness, from 116 s to under 2 s. Once compiled, though, it is slightly *slower* than (a):
-# every step runs the full 64-position buffer, while (a) runs only the positions that exist so
-# far.
+# End to end, compilation included, (c) was 35 times faster than (a) by the clock and 30 times
+# by CPU time. Another run, at load 7 to 8, gave 33 times by both measures. Once everything was
+# compiled, (c) was still about 28 times faster, because it skips the recomputation and the
+# per-token trips back to Python. (b) shows that fixing the shape alone removes nearly all of the
+# notes' slowness, from 79 s to about 1 s. Once compiled, (b) is also faster than (a), even
+# though it runs the full 64-position buffer every step. A likely reason: (a) makes about half a
+# dozen calls into XLA per token (the forward, then eager slicing, argmax, reshaping and
+# concatenation) where (b) makes one, and at this size a call costs more than the extra positions.
 
 # %% [markdown]
 # ## What to try
@@ -434,6 +443,6 @@ plt.show()
 # - `generate_cached` feeds the prompt one token at a time. Add a separate prompt pass (all P
 #   positions in one `forward_with_cache` call) and time a 48-token prompt. Compare the compile
 #   time and the run time with the single-step version.
-# - Train with `python -m mingpt_lite.bench jax_generate --train` and compare the `jax.jit`
-#   step with the `nnx.jit` step. Then try the same comparison at gpt-mini size, where the step
-#   itself is larger.
+# - Compare the `jax.jit` step with the `nnx.jit` step at a larger size:
+#   `python -m mingpt_lite.bench jax_generate --methods cached --train --train-preset gpt-mini`.
+#   Does the graph walk still matter when the step itself is bigger?
