@@ -172,12 +172,19 @@ class SortTask:
         generator: torch.Generator | None = None,
         device=None,
         boost: bool = True,
+        sync_free: bool | None = None,
     ) -> torch.Tensor:
         """Draw ``n`` problems (n, length) of ``split`` by the demo's rejection sampling.
 
         Draws happen on ``generator``'s device (or ``device`` / the CPU without one).
         Problems may repeat, as in minGPT's demo. ``boost=False`` skips the
         repeat-boosting rejection (plain uniform problems of the split).
+
+        ``sync_free`` (default: on CUDA) never reads a count back to the host, so a
+        GPU training step does not wait for the device here: one pool of candidates,
+        sized so that running short has probability below 1e-15 (and even then no
+        problem of the other split is returned, an accepted one is repeated). Without
+        it, a short pool is simply drawn again, which is exact.
         """
         self._check_split(split)
         if n < 0:
@@ -186,7 +193,9 @@ class SortTask:
             device = generator.device
         device = torch.device("cpu") if device is None else torch.device(device)
         want_test = split == "test"
-        pool = self._pool_size(split, n, boost, device)
+        if sync_free is None:
+            sync_free = device.type == "cuda"
+        pool = self._pool_size(split, n, boost, sync_free)
         while True:
             # Draw a pool of candidates and keep the first n accepted ones, in draw order.
             digits = torch.randint(
@@ -201,10 +210,10 @@ class SortTask:
             # indexing, which needs the count on the host and is slow on the CPU
             order = torch.argsort((~accept).to(torch.uint8), stable=True)
             count = accept.sum()
-            if device.type == "cuda":
-                # No host sync on the GPU: the pool is sized so that fewer than n accepted
-                # rows happens with probability < 1e-15; if it ever does, accepted rows are
-                # reused (never a row of the wrong split).
+            if sync_free:
+                # No host sync: the pool is sized so that fewer than n accepted rows happens
+                # with probability < 1e-15; if it ever does, accepted rows are reused
+                # (never a row of the wrong split).
                 rows = order[torch.arange(n, device=device) % count.clamp(min=1)]
                 break
             if int(count) >= n:
@@ -228,10 +237,10 @@ class SortTask:
         """Share of uniform draws that the rejection step keeps for ``split`` (estimated once, cached)."""
         return _acceptance_rate(self, split, boost)
 
-    def _pool_size(self, split: str, n: int, boost: bool, device: torch.device) -> int:
+    def _pool_size(self, split: str, n: int, boost: bool, sync_free: bool) -> int:
         """How many candidates to draw so that (almost always) n of them are accepted."""
         p = self.acceptance_rate(split, boost)
-        if device.type != "cuda":
+        if not sync_free:
             # the CPU path checks and redraws when short, so a modest margin is enough
             return int(n / p * 1.15) + 16
         # the GPU path never checks (no host sync): size the pool so that a shortfall is

@@ -89,7 +89,8 @@ class TrainerConfig:
         device: where to train; None picks one (see :func:`mingpt_lite.device.pick_device`).
         precision: ``"auto"`` (bf16 autocast on CUDA, fp32 elsewhere), ``"fp32"`` or ``"bf16"``.
         compile: run the training step's model through ``torch.compile``.
-        fused_adamw: use the fused AdamW kernel; None: on CUDA only.
+        fused_adamw: use the fused AdamW kernel (one C++/CUDA loop over all parameters instead
+            of several tensor operations per parameter); None: yes on CPU and CUDA.
         progress: show a tqdm progress bar.
         checkpoint_path: where :meth:`Trainer.train` saves the run (None: never).
         checkpoint_interval: save every this many steps (0: only at the end and on interruption).
@@ -202,9 +203,12 @@ class Trainer:
         self.model = model.to(self.device)
         self._check_data_fits_model()
 
+        fused = config.fused_adamw
+        if fused is None:  # PyTorch has fused AdamW kernels for these two
+            fused = self.device.type in ("cpu", "cuda")
         self.optimizer = configure_adamw(
             self.model, config.learning_rate, config.weight_decay, config.betas,
-            config.decay_rule, fused=config.fused_adamw,
+            config.decay_rule, fused=fused,
         )
         # Batches: one generator on the training device, seeded the same in every process
         # (each process then draws the same global batch and keeps its own slice).

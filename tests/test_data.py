@@ -63,6 +63,18 @@ def test_split_is_pinned_by_a_fixed_hash():
 FIRST_TEST_PROBLEMS = [[0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 1, 0]]
 
 
+def test_sync_free_sampling_keeps_the_split_and_the_boost():
+    # the path a GPU takes (no count read back), exercised on the CPU
+    task = SortTask(length=6, num_digits=10)
+    for split in ("train", "test"):
+        problems = task.sample_problems(split, 3000, gen(2), sync_free=True)
+        assert problems.shape == (3000, 6)
+        assert (task.is_test(problems) == (split == "test")).all()
+        assert len({tuple(r) for r in problems.tolist()}) > 2500  # not one accepted row repeated
+    few = (task.count_distinct(task.sample_problems("train", 4000, gen(3), sync_free=True)) <= 3).float().mean()
+    assert 0.105 < few.item() < 0.15
+
+
 def test_split_salt_changes_the_split():
     a = SortTask(split_salt=0).all_problems("test")
     b = SortTask(split_salt=1).all_problems("test")

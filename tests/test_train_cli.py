@@ -69,3 +69,12 @@ def test_char_train_eval_sample(tmp_path, capsys):
 def test_missing_run_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="not a finished run"):
         main(["eval", "--run", str(tmp_path)])
+
+
+def test_bench_stable_point_needs_every_later_evaluation():
+    from mingpt_lite.bench.sort import stable_point
+
+    evals = [(100, 1.0, 0.99), (200, 2.0, 1.0), (300, 3.0, 0.999), (400, 4.0, 1.0), (500, 5.0, 1.0)]
+    assert stable_point(evals) == (400, 4.0)  # touching 100% at 200 and falling back does not count
+    assert stable_point(evals + [(600, 6.0, 0.998)]) is None  # a run that ends below 100% never solved it
+    assert stable_point([(100, 1.0, 1.0), (200, 2.0, 1.0)]) == (100, 1.0)
