@@ -69,68 +69,137 @@ def stable_point(evaluations: list[tuple[int, float, float]]):
     return point
 
 
-def _summary(ms_per_iter, wall_s, iters, losses, train_acc, test_acc, evaluations):
+def _summary(clock, iters, losses, train_acc, test_acc, evaluations):
     point = stable_point(evaluations)
     return {
-        "ms_per_iter": round(ms_per_iter, 4),
-        "wall_s": round(wall_s, 3),
+        "ms_per_iter": round(1000 * clock.wall / iters, 4),
+        "wall_s": round(clock.wall, 3),
         "iters": iters,
         "losses": {str(k): round(v, 5) for k, v in losses.items()},
         "train_accuracy": train_acc,
         "test_accuracy": test_acc,
         "iters_to_100pct": None if point is None else point[0],
         "wall_s_to_100pct": None if point is None else round(point[1], 3),
+        # CPU seconds of this process per iteration: on a shared machine, waiting for a
+        # core inflates wall time but not this, so it shows the work each loop does
+        "cpu_ms_per_iter": round(1000 * clock.cpu / iters, 4),
     }
+
+
+class _Clock:
+    """Training time in segments: wall and process CPU seconds, with evaluations left out."""
+
+    def __init__(self, device: torch.device | str = "cpu"):
+        self.wall = self.cpu = 0.0
+        self.cuda = torch.device(device).type == "cuda"
+        self._started = None
+
+    def start(self):
+        if self.cuda:
+            torch.cuda.synchronize()
+        self._started = (time.perf_counter(), time.process_time())
+
+    def stop(self):
+        if self.cuda:
+            torch.cuda.synchronize()
+        wall, cpu = self._started
+        self.wall += time.perf_counter() - wall
+        self.cpu += time.process_time() - cpu
+
+
+class _OwnRandomStream:
+    """Swap torch's global RNG states in and out, so two interleaved runs draw as if each ran alone."""
+
+    def __init__(self):
+        self.state = None
+
+    def __enter__(self):
+        self.outside = _global_rng()
+        if self.state is not None:
+            _set_global_rng(self.state)
+
+    def __exit__(self, *exc):
+        self.state = _global_rng()
+        _set_global_rng(self.outside)
+
+
+def _global_rng():
+    return (torch.get_rng_state(), torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+
+
+def _set_global_rng(state):
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state_all(state[1])
 
 
 # --- ours ------------------------------------------------------------------------------------------
 
 
-def run_ours(recipe: dict, args) -> dict:
-    """Train with mingpt_lite under ``recipe``; returns the benchmark's fields."""
-    from mingpt_lite import GPT, GPTConfig
-    from mingpt_lite.data import SortTask, sort_accuracy
-    from mingpt_lite.device import seed_everything
-    from mingpt_lite.trainer import Trainer, TrainerConfig
+class OursRun:
+    """Our training run under ``recipe``, advanced in segments by :meth:`advance`."""
 
-    seed_everything(args.seed)
-    task = SortTask(length=LENGTH, num_digits=NUM_DIGITS)
-    model = GPT(GPTConfig.from_preset(
-        "gpt-nano", vocab_size=task.vocab_size, block_size=task.block_size,
-        dropout=recipe["dropout"], norm=args.norm,
-    ))
-    config = TrainerConfig(
-        max_iters=recipe["iters"], batch_size=recipe["batch_size"],
-        learning_rate=recipe["learning_rate"], lr_schedule=recipe["lr_schedule"],
-        warmup_iters=recipe["warmup_iters"], min_lr=recipe["min_lr"],
-        betas=(0.9, 0.95), weight_decay=0.1, grad_clip=1.0, seed=args.seed,
-        device=args.device, log_interval=EVAL_EVERY, progress=False, compile=args.compile,
-    )
-    trainer = Trainer(model, task, config)
-    device = trainer.device
-    probe = task.fixed_problems("test", EVAL_PROBLEMS, seed=args.seed, device=device)
-    evaluations, excluded = [], [0.0]
-    start = [0.0]
+    def __init__(self, recipe: dict, args):
+        from mingpt_lite import GPT, GPTConfig
+        from mingpt_lite.data import SortTask
+        from mingpt_lite.device import seed_everything
+        from mingpt_lite.trainer import Trainer, TrainerConfig
 
-    def evaluate(t):  # on_log fires every 100 steps, after the losses were read back
-        entered = time.perf_counter()
-        seconds = entered - start[0] - excluded[0]
-        accuracy = sort_accuracy(t.model, task, probe)
-        evaluations.append((t.iter_num, seconds, accuracy))
-        excluded[0] += time.perf_counter() - entered
+        self.random = _OwnRandomStream()
+        with self.random:
+            seed_everything(args.seed)
+            self.task = task = SortTask(length=LENGTH, num_digits=NUM_DIGITS)
+            model = GPT(GPTConfig.from_preset(
+                "gpt-nano", vocab_size=task.vocab_size, block_size=task.block_size,
+                dropout=recipe["dropout"], norm=args.norm,
+            ))
+            config = TrainerConfig(
+                max_iters=recipe["iters"], batch_size=recipe["batch_size"],
+                learning_rate=recipe["learning_rate"], lr_schedule=recipe["lr_schedule"],
+                warmup_iters=recipe["warmup_iters"], min_lr=recipe["min_lr"],
+                betas=(0.9, 0.95), weight_decay=0.1, grad_clip=1.0, seed=args.seed,
+                device=args.device, log_interval=EVAL_EVERY, progress=False, compile=args.compile,
+            )
+            self.trainer = Trainer(model, task, config)
+        self.seed = args.seed
+        self.end = recipe["iters"]
+        self.probe = task.fixed_problems("test", EVAL_PROBLEMS, seed=args.seed, device=self.trainer.device)
+        self.clock = _Clock(self.trainer.device)
+        self.evaluations = []
+        # on_log fires every 100 steps, once the losses were read back from the device
+        self.trainer.add_callback("on_log", self._evaluate)
 
-    trainer.add_callback("on_log", evaluate)
-    start[0] = time.perf_counter()
-    trainer.train()
-    wall = time.perf_counter() - start[0] - excluded[0]
-    generator = torch.Generator().manual_seed(args.seed + 1)
-    accuracy = {
-        split: sort_accuracy(trainer.model, task, task.sample_problems(split, FINAL_PROBLEMS, generator).to(device))
-        for split in ("train", "test")
-    }
-    losses = {i: trainer.losses[i] for i in range(0, len(trainer.losses), EVAL_EVERY)}
-    return _summary(1000 * wall / trainer.iter_num, wall, trainer.iter_num, losses,
-                    accuracy["train"], accuracy["test"], evaluations)
+    def _evaluate(self, trainer):
+        from mingpt_lite.data import sort_accuracy
+
+        self.clock.stop()
+        accuracy = sort_accuracy(trainer.model, self.task, self.probe)
+        self.evaluations.append((trainer.iter_num, self.clock.wall, accuracy))
+        self.clock.start()
+
+    def advance(self, to: int | None = None) -> None:
+        """Train until iteration ``to`` (default: the end of the run)."""
+        to = self.end if to is None else min(to, self.end)
+        if self.trainer.iter_num >= to:
+            return
+        with self.random:
+            self.clock.start()
+            self.trainer.train(max_iters=to)
+            self.clock.stop()
+
+    def summary(self) -> dict:
+        """The benchmark's fields, after the final evaluation on 5000 problems per split."""
+        from mingpt_lite.data import sort_accuracy
+
+        self.advance()
+        trainer, task = self.trainer, self.task
+        generator = torch.Generator().manual_seed(self.seed + 1)
+        accuracy = {
+            split: sort_accuracy(trainer.model, task, task.sample_problems(split, FINAL_PROBLEMS, generator).to(trainer.device))
+            for split in ("train", "test")
+        }
+        losses = {i: trainer.losses[i] for i in range(0, len(trainer.losses), EVAL_EVERY)}
+        return _summary(self.clock, trainer.iter_num, losses, accuracy["train"], accuracy["test"], self.evaluations)
 
 
 # --- minGPT ------------------------------------------------------------------------------------------
@@ -158,41 +227,47 @@ def _load_peer(path: Path):
     return PeerGPT, PeerTrainer, namespace["SortDataset"]
 
 
-def run_peer(recipe: dict, args, peer) -> dict:
-    """Train minGPT's own code with ``recipe`` (the demo's settings); same fields as :func:`run_ours`."""
-    from mingpt.utils import set_seed
+class PeerRun:
+    """minGPT's own code (model, trainer, the demo's dataset) under ``recipe``, timed like ours."""
 
-    PeerGPT, PeerTrainer, SortDataset = peer
-    n = LENGTH
+    def __init__(self, recipe: dict, args, peer):
+        from mingpt.utils import set_seed
 
-    def draw(dataset, count):  # the demo draws evaluation problems from the dataset itself
-        return torch.stack([dataset[i][0][:n] for i in range(count)])
+        PeerGPT, PeerTrainer, SortDataset = peer
+        self.random = _OwnRandomStream()
+        with self.random:
+            # The demo's order of events, so its training sees the random stream it saw
+            # there: seed, the two datasets, one example printed, the model, the trainer.
+            # The fixed evaluation problems (from minGPT's own test split, whose hash is
+            # salted per process) are drawn before seeding.
+            self.train_dataset, self.test_dataset = SortDataset("train"), SortDataset("test")
+            torch.manual_seed(args.seed + 1)
+            probe = self._draw(self.test_dataset, EVAL_PROBLEMS)
+            set_seed(args.seed)
+            self.train_dataset[0]
+            mc = PeerGPT.get_default_config()
+            mc.model_type = "gpt-nano"
+            mc.vocab_size = self.train_dataset.get_vocab_size()
+            mc.block_size = self.train_dataset.get_block_size()
+            mc.embd_pdrop = mc.resid_pdrop = mc.attn_pdrop = recipe["dropout"]
+            self.model = PeerGPT(mc)
+            tc = PeerTrainer.get_default_config()
+            tc.learning_rate = recipe["learning_rate"]
+            tc.max_iters = recipe["iters"]
+            tc.batch_size = recipe["batch_size"]
+            tc.num_workers = 0
+            tc.device = args.device or "auto"
+            self.trainer = PeerTrainer(tc, self.model, self.train_dataset)
+        self.probe = probe.to(self.trainer.device)
+        self.clock = _Clock(self.trainer.device)
+        self.evaluations, self.losses = [], {}
 
-    # The demo's order of events, so its training sees the random stream it saw there:
-    # seed, the two datasets, one example printed, the model, the trainer. The fixed
-    # evaluation problems are drawn before seeding (from minGPT's own test split).
-    train_dataset, test_dataset = SortDataset("train"), SortDataset("test")
-    torch.manual_seed(args.seed + 1)
-    probe = draw(test_dataset, EVAL_PROBLEMS)
-    set_seed(args.seed)
-    train_dataset[0]
-    mc = PeerGPT.get_default_config()
-    mc.model_type = "gpt-nano"
-    mc.vocab_size = train_dataset.get_vocab_size()
-    mc.block_size = train_dataset.get_block_size()
-    mc.embd_pdrop = mc.resid_pdrop = mc.attn_pdrop = recipe["dropout"]
-    model = PeerGPT(mc)
-    tc = PeerTrainer.get_default_config()
-    tc.learning_rate = recipe["learning_rate"]
-    tc.max_iters = recipe["iters"]
-    tc.batch_size = recipe["batch_size"]
-    tc.num_workers = 0
-    tc.device = args.device or "auto"
-    trainer = PeerTrainer(tc, model, train_dataset)
-    device = trainer.device
-    probe = probe.to(device)
+    @staticmethod
+    def _draw(dataset, count):  # the demo draws evaluation problems from the dataset itself
+        return torch.stack([dataset[i][0][:LENGTH] for i in range(count)])
 
-    def accuracy_of(problems):
+    def _accuracy(self, problems):
+        model, n = self.model, LENGTH
         was_training = model.training
         model.eval()
         solved = 0
@@ -204,28 +279,36 @@ def run_peer(recipe: dict, args, peer) -> dict:
         model.train(was_training)
         return solved / len(problems)
 
-    evaluations, losses, excluded = [], {}, [0.0]
-    start = [0.0]
+    def run(self, between=None) -> None:
+        """Train to the end; every 100 iterations evaluate, then call ``between(iteration)`` (untimed)."""
 
-    def on_batch_end(t):
-        if t.iter_num % EVAL_EVERY == 0:
-            losses[t.iter_num] = t.loss.item()
-        if (t.iter_num + 1) % EVAL_EVERY == 0:
-            entered = time.perf_counter()
-            seconds = entered - start[0] - excluded[0]
-            evaluations.append((t.iter_num + 1, seconds, accuracy_of(probe)))
-            excluded[0] += time.perf_counter() - entered
+        def on_batch_end(t):
+            if t.iter_num % EVAL_EVERY == 0:
+                self.losses[t.iter_num] = t.loss.item()  # what the demo prints
+            if (t.iter_num + 1) % EVAL_EVERY == 0:
+                self.clock.stop()
+                self.evaluations.append((t.iter_num + 1, self.clock.wall, self._accuracy(self.probe)))
+                if between is not None:
+                    self.random.__exit__()
+                    between(t.iter_num + 1)
+                    self.random.__enter__()
+                self.clock.start()
 
-    trainer.set_callback("on_batch_end", on_batch_end)
-    start[0] = time.perf_counter()
-    trainer.run()
-    wall = time.perf_counter() - start[0] - excluded[0]
-    final = {
-        "train": accuracy_of(draw(train_dataset, FINAL_PROBLEMS).to(device)),
-        "test": accuracy_of(draw(test_dataset, FINAL_PROBLEMS).to(device)),
-    }
-    return _summary(1000 * wall / trainer.iter_num, wall, trainer.iter_num, losses,
-                    final["train"], final["test"], evaluations)
+        self.trainer.set_callback("on_batch_end", on_batch_end)
+        with self.random:
+            self.clock.start()
+            self.trainer.run()
+            self.clock.stop()
+
+    def summary(self) -> dict:
+        """The benchmark's fields, after the demo's final evaluation (5000 problems per split)."""
+        with self.random:
+            device = self.trainer.device
+            final = {
+                "train": self._accuracy(self._draw(self.train_dataset, FINAL_PROBLEMS).to(device)),
+                "test": self._accuracy(self._draw(self.test_dataset, FINAL_PROBLEMS).to(device)),
+            }
+        return _summary(self.clock, self.trainer.iter_num, self.losses, final["train"], final["test"], self.evaluations)
 
 
 # --- aggregation and the command line ---------------------------------------------------------------------
@@ -252,6 +335,7 @@ def _aggregate(runs: list[dict]) -> dict:
         "test_accuracy": median("test_accuracy"),
         "iters_to_100pct": median("iters_to_100pct"),
         "wall_s_to_100pct": median("wall_s_to_100pct"),
+        "cpu_ms_per_iter": median("cpu_ms_per_iter"),
     }
     solved = [r for r in runs if r["iters_to_100pct"] is not None]
     out["worst"] = {
@@ -319,10 +403,16 @@ def main(argv=None) -> int:
     ours_runs, peer_runs = [], []
     for k in range(args.runs):
         args.seed = base_seed + k
-        ours_runs.append(run_ours(recipe, args))
+        ours = OursRun(recipe, args)
+        if peer is not None:
+            # side by side: minGPT trains, and every 100 of its iterations ours trains
+            # 100 too, so both loops see the same load on a shared machine
+            minGPT = PeerRun(peer_recipe, args, peer)
+            minGPT.run(between=ours.advance)
+        ours_runs.append(ours.summary())
         note(f"run {k} ours: " + json.dumps({x: y for x, y in ours_runs[-1].items() if x != "losses"}))
         if peer is not None:
-            peer_runs.append(run_peer(peer_recipe, args, peer))
+            peer_runs.append(minGPT.summary())
             note(f"run {k} minGPT: " + json.dumps({x: y for x, y in peer_runs[-1].items() if x != "losses"}))
     result = _aggregate(ours_runs)
     if peer is not None:
@@ -332,7 +422,7 @@ def main(argv=None) -> int:
             a, b = result[key], result["peer"][key]
             return None if a is None or b in (None, 0) else round(a / b, 4)
 
-        result["ratio"] = {"ms_per_iter": ratio("ms_per_iter"), "wall_s_to_100pct": ratio("wall_s_to_100pct")}
+        result["ratio"] = {key: ratio(key) for key in ("ms_per_iter", "cpu_ms_per_iter", "wall_s_to_100pct")}
     print(json.dumps(result))
     return 0
 
