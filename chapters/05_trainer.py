@@ -149,6 +149,7 @@ def keep_checkpoint(trainer):
 run = dataclasses.replace(demo, checkpoint_path=str(run_dir / "sort.pt"), checkpoint_interval=500)
 trainer = Trainer(new_model(), task, run)
 trainer.add_callback("on_checkpoint", keep_checkpoint)
+assert trainer.callbacks["on_checkpoint"] == [keep_checkpoint]
 
 # %% [markdown]
 # Next, the demo's printout as a callback. `trainer.iter_num` is the index of the step that
@@ -165,6 +166,7 @@ def print_like_mingpt(trainer):
 
 trainer.add_callback("on_batch_end", print_like_mingpt)
 trainer.train(max_iters=300)
+assert trainer.iter_num == 300
 
 # %% [markdown]
 # (`trainer.loss.item()` copies a number from the device to Python. On a CPU that is free; on a
