@@ -107,8 +107,8 @@ def test_load_book_accepts_a_well_formed_file(tmp_path: Path):
 
 
 @pytest.mark.parametrize("chapters, message", [
-    (_entry("chapters/01_a.py"), "numbered 01 but listed at position 0"),
-    (_entry("chapters/00_a.py") + _entry("chapters/00_a.py"), "listed at position 1"),
+    (_entry("chapters/01_a.py") + _entry("chapters/00_b.py"), "numbered 00 after chapter 01"),
+    (_entry("chapters/00_a.py") + _entry("chapters/00_a.py"), "numbered 00 after chapter 00"),
     (_entry("chapters/00_a.py", appendix=True) + _entry("chapters/01_b.py"), "after an appendix"),
     (_entry("chapters/0_a.py"), "chapters/NN_slug.py"),
     (_entry("chapters/00_a.py").replace('title = "t"', 'title = ""'), "non-empty string `title`"),
