@@ -134,7 +134,7 @@ fig, ax = plt.subplots(figsize=(6, 3.5))
 for k, t in enumerate([0.5, 1.0, 2.0]):
     p = (logits[0] / t).softmax(-1)[shown]
     ax.bar(torch.arange(12) + (k - 1) * 0.27, p, width=0.27, label=f"T = {t}")
-ax.set_xticks(range(12), [repr(text.chars[i])[1:-1] for i in shown.tolist()])
+ax.set_xticks(range(12), [{" ": "␣", "\n": "\\n"}.get(text.chars[i], text.chars[i]) for i in shown.tolist()])
 ax.set_ylabel("probability")
 ax.set_title('next character after "The for"')
 ax.legend()
@@ -261,7 +261,7 @@ first, again, other = sample_text(7), sample_text(7), sample_text(8)
 assert torch.equal(first, again) and not torch.equal(first, other)
 assert torch.equal(global_state, torch.get_rng_state())    # the global RNG was not touched
 assert char_model.training                                 # train mode restored
-char_model.eval();
+_ = char_model.eval()                                   # back to eval for the cells below
 
 # %% [markdown]
 # ## Why naive generation is slow
