@@ -132,7 +132,8 @@ from mingpt_lite import distributed
 info = distributed.init_distributed(device="cpu")
 grad = torch.tensor([1.0, 10.0]) * (info.rank + 1)  # this rank's stand-in gradient
 dist.all_reduce(grad)  # sum over all ranks, result on every rank
-print(f"rank {info.rank} of {info.world_size} ({info.backend}): average {(grad / info.world_size).tolist()}")
+line = f"rank {info.rank} of {info.world_size} ({info.backend}): average {(grad / info.world_size).tolist()}"
+print(line + "\\n", end="")  # one write per line: both processes share one pipe, and unbuffered prints interleave
 distributed.main(sys.argv[1:])  # then train, in these same processes, with the package's entry point
 ''')
 started = time.perf_counter()
@@ -141,7 +142,7 @@ done = distributed.run_torchrun([str(script), "--out", str(workdir / "two.json")
 two_seconds = time.perf_counter() - started
 lines = sorted(line for line in done.stdout.splitlines() if line.startswith("rank"))
 print("\n".join(lines))
-assert lines == ["rank 0 of 2 (gloo): average [1.5, 15.0]", "rank 1 of 2 (gloo): average [1.5, 15.0]"]
+assert lines == ["rank 0 of 2 (gloo): average [1.5, 15.0]", "rank 1 of 2 (gloo): average [1.5, 15.0]"], done.stdout
 
 # %% [markdown]
 # ## One process against two

@@ -1,0 +1,87 @@
+"""map_in_processes: same results as a plain loop, in order, with errors that name the item."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mingpt_lite import GPT, GPTConfig
+from mingpt_lite.loss import lm_loss
+from mingpt_lite.parallel import default_processes, map_in_processes
+
+
+def _few_steps(seed: int) -> tuple[list[float], dict]:
+    """A tiny self-seeded training run: three AdamW steps of a 1-layer GPT on random tokens."""
+    torch.manual_seed(seed)
+    model = GPT(GPTConfig(vocab_size=5, block_size=6, n_layer=1, n_head=2, n_embd=8, dropout=0.1))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    tokens = torch.randint(0, 5, (4, 7))
+    losses = []
+    for _ in range(3):
+        loss = lm_loss(model(tokens[:, :-1]), tokens[:, 1:])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses, model.state_dict()
+
+
+def _threads_and_pid(_item) -> tuple[int, int]:
+    import os
+
+    return torch.get_num_threads(), os.getpid()
+
+
+def _fail_on_two(item: int) -> int:
+    if item == 2:
+        raise ValueError("two is not allowed")
+    return item
+
+
+def test_results_equal_a_plain_loop_in_order():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' thread count, so even the last bits agree
+    try:
+        expected = [_few_steps(seed) for seed in (3, 1, 2)]
+    finally:
+        torch.set_num_threads(previous)
+    got = map_in_processes(_few_steps, [3, 1, 2], processes=3)
+    assert [losses for losses, _ in got] == [losses for losses, _ in expected]
+    for (_, state), (_, expected_state) in zip(got, expected):
+        assert state.keys() == expected_state.keys()
+        assert all(torch.equal(state[k], expected_state[k]) for k in state)
+    assert got[0][0] != got[1][0]  # different seeds really are different runs
+
+
+def test_workers_are_other_processes_with_the_requested_threads():
+    import os
+
+    got = map_in_processes(_threads_and_pid, range(2), processes=2, threads=1)
+    assert [threads for threads, _ in got] == [1, 1]
+    assert all(pid != os.getpid() for _, pid in got)
+
+
+def test_one_process_runs_here():
+    import os
+
+    assert map_in_processes(_threads_and_pid, [0], processes=4)[0][1] == os.getpid()
+    assert map_in_processes(_threads_and_pid, [0, 1], processes=1)[1][1] == os.getpid()
+    assert map_in_processes(_threads_and_pid, []) == []
+
+
+def test_a_failing_call_names_its_item():
+    with pytest.raises(RuntimeError, match=r"_fail_on_two\(2\) failed in a worker process: ValueError: two is not"):
+        map_in_processes(_fail_on_two, [1, 2, 3], processes=2)
+
+
+@pytest.mark.parametrize("processes, threads", [(0, 1), (-1, 1), (2.5, 1), (2, 0)])
+def test_bad_counts_are_rejected(processes, threads):
+    with pytest.raises(ValueError, match="positive integer"):
+        map_in_processes(_fail_on_two, [1], processes=processes, threads=threads)
+
+
+def test_default_processes_one_per_call_capped():
+    import os
+
+    cap = 2 * (os.cpu_count() or 1)
+    assert [default_processes(n) for n in (1, 3, 10_000)] == [1, min(3, cap), cap]
