@@ -12,7 +12,8 @@ because results travel back to the caller by pickling. On a GPU, or with ``proce
 calls simply run one after another in this process.
 
 Workers are started with ``fork`` where the platform has it, so a function defined in a
-notebook cell works; elsewhere (``spawn``) the function must be importable from a module.
+notebook cell works; elsewhere, or with ``start_method="spawn"``, the function must be
+importable from a module.
 """
 
 from __future__ import annotations
@@ -48,12 +49,13 @@ def default_processes(count: int) -> int:
 
 
 def map_in_processes(function: Callable[[Item], Result], items: Iterable[Item], processes: int | None = None,
-                     threads: int = 1) -> list[Result]:
+                     threads: int = 1, start_method: str | None = None) -> list[Result]:
     """``[function(item) for item in items]``, computed in ``processes`` worker processes.
 
     Results come back in the order of ``items``. ``threads`` is the number of torch threads in
-    each worker. If a call raises, the error is raised here, naming the item, once the other
-    running calls have been stopped. Ctrl-C stops the workers too.
+    each worker. ``start_method`` is ``"fork"`` (the default where available) or ``"spawn"``. If a
+    call raises, the error is raised here, naming the item, once the other running calls have
+    been stopped. Ctrl-C stops the workers too.
     """
     items = list(items)
     if processes is None:
@@ -66,14 +68,22 @@ def map_in_processes(function: Callable[[Item], Result], items: Iterable[Item], 
         return [function(item) for item in items]
 
     methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    if context.get_start_method() != "fork":
+    if start_method is None:
+        start_method = "fork" if "fork" in methods else "spawn"
+    if start_method not in ("fork", "spawn") or start_method not in methods:
+        available = [method for method in ("fork", "spawn") if method in methods]
+        raise ValueError(f"start_method must be one of {available} here, got {start_method!r}")
+    context = multiprocessing.get_context(start_method)
+    if start_method == "fork" and torch.cuda.is_available() and torch.cuda.is_initialized():
+        raise RuntimeError("CUDA is already in use in this process, and forked workers cannot use it: pass "
+                           "processes=1, or start_method='spawn' with a function defined in a module")
+    if start_method == "spawn":
         try:
             pickle.dumps(function)
         except Exception as error:  # pickle raises several types here
-            raise TypeError(f"{getattr(function, '__qualname__', function)!r} cannot be sent to a worker process on "
-                            f"this platform (no 'fork'): define it in an importable module, not in a notebook, "
-                            f"or pass processes=1") from error
+            raise TypeError(f"{getattr(function, '__qualname__', function)!r} cannot be sent to a 'spawn' worker "
+                            f"process: define it in an importable module, not in a notebook, or pass "
+                            f"processes=1") from error
 
     pool = context.Pool(min(processes, len(items)), initializer=_limit_threads, initargs=(threads,))
     try:

@@ -38,14 +38,15 @@ def _fail_on_two(item: int) -> int:
     return item
 
 
-def test_results_equal_a_plain_loop_in_order():
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_results_equal_a_plain_loop_in_order(start_method):
     previous = torch.get_num_threads()
     torch.set_num_threads(1)  # the workers' thread count, so even the last bits agree
     try:
         expected = [_few_steps(seed) for seed in (3, 1, 2)]
     finally:
         torch.set_num_threads(previous)
-    got = map_in_processes(_few_steps, [3, 1, 2], processes=3)
+    got = map_in_processes(_few_steps, [3, 1, 2], processes=3, start_method=start_method)
     assert [losses for losses, _ in got] == [losses for losses, _ in expected]
     for (_, state), (_, expected_state) in zip(got, expected):
         assert state.keys() == expected_state.keys()
@@ -85,3 +86,19 @@ def test_default_processes_one_per_call_capped():
 
     cap = 2 * (os.cpu_count() or 1)
     assert [default_processes(n) for n in (1, 3, 10_000)] == [1, min(3, cap), cap]
+
+
+def test_spawn_refuses_a_function_it_cannot_send():
+    local = lambda item: item  # noqa: E731  (a lambda cannot be pickled by reference)
+    with pytest.raises(TypeError, match="cannot be sent to a 'spawn' worker"):
+        map_in_processes(local, [1, 2], processes=2, start_method="spawn")
+    with pytest.raises(ValueError, match="start_method must be one of"):
+        map_in_processes(_fail_on_two, [1, 2], processes=2, start_method="forkserver-typo")
+
+
+def test_fork_refuses_when_cuda_is_in_use(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    assert default_processes(3) == 1  # the default avoids the problem
+    with pytest.raises(RuntimeError, match="CUDA is already in use"):
+        map_in_processes(_fail_on_two, [1, 3], processes=2, start_method="fork")
