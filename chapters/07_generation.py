@@ -454,10 +454,10 @@ plt.show()
 # the whole context: the cost of a run is quadratic in its length. A larger batch makes the
 # gap wider: at batch 1 a step on a model this small is dominated by fixed per-call overhead
 # (Python, kernel launches), which the cache does not remove; at batch 8 the arithmetic
-# dominates and the cache saves most of it. The committed output above was measured on a
-# shared, busy 2-core machine, so its individual numbers jump around; rerun the cell for
-# cleaner ones. `python -m mingpt_lite.bench generate` measures the same on gpt-mini at
-# batch 1 and 32, with repeats, side by side with minGPT's `generate`.
+# dominates and the cache saves most of it. The committed output above was measured on an
+# otherwise idle 2-core CPU; on a busy machine single timings jump around, so compare the two
+# columns of one run rather than runs. `python -m mingpt_lite.bench generate` measures the same
+# on gpt-mini at batch 1 and 32, with repeats, side by side with minGPT's `generate`.
 #
 # So the notes' slow inference was, at least in part, normal: autoregressive generation is a
 # sequential loop of small steps, and without a cache each step redoes all the previous work.

@@ -410,22 +410,23 @@ plt.show()
 # the compiler one shape and one program, with a fixed KV cache and the whole loop inside `jit`.
 # There is then a single compilation, after which the tokens come out at thousands per second.
 #
-# The 64-token case, from `python -m mingpt_lite.bench jax_generate` on the book's 2-core CPU.
-# Other jobs were sharing the machine at the time (load average 5 to 6), which stretches the
-# wall-clock seconds. The CPU time this process used is the steadier figure, and the counts are
-# exact:
+# The 64-token case, from `python -m mingpt_lite.bench jax_generate --tokens 64` on the book's
+# 2-core CPU with nothing else running (load average 1.2). Wall-clock seconds stretch when other
+# jobs share the machine; the CPU time this process used is the steadier figure, and the counts
+# are exact:
 #
 # | decoder | XLA programs | compiling | end to end | its CPU time | warm tokens/s |
 # |---|---|---|---|---|---|
-# | (a) growing sequence | 194: 64 forwards, 64 concatenates, 63 slices, 3 others | 66.2 s | 79.1 s | 40.4 s | 280 |
-# | (b) padded buffer | 1 | 0.8 s | 1.1 s | 0.61 s | 964 |
-# | (c) KV cache in one jit | 1 | 1.8 s | 2.3 s | 1.33 s | 7,956 |
+# | (a) growing sequence | 194: 64 forwards, 64 concatenates, 63 slices, 3 others | 18.5 s | 24.0 s | 34.1 s | 989 |
+# | (b) padded buffer | 1 | 0.32 s | 0.45 s | 0.64 s | 1,977 |
+# | (c) KV cache in one jit | 1 | 0.49 s | 0.72 s | 1.06 s | 20,663 |
 #
-# End to end, compilation included, (c) was 35 times faster than (a) by the clock and 30 times
-# by CPU time. Another run, at load 7 to 8, gave 33 times by both measures. Once everything was
-# compiled, (c) was still about 28 times faster, because it skips the recomputation and the
-# per-token trips back to Python. (b) shows that fixing the shape alone removes nearly all of the
-# notes' slowness, from 79 s to about 1 s. Once compiled, (b) is also faster than (a), even
+# End to end, compilation included, (c) was 33.5 times faster than (a) by the clock and 32 times
+# by CPU time (earlier runs with other jobs on the machine, load 5 to 8, gave 33 to 35 times by
+# the clock, 30 to 33 by CPU time). Once everything was compiled, (c) was still 21 times faster
+# by the clock (32 by CPU time), because it skips the recomputation and the per-token trips back
+# to Python. (b) shows that fixing the shape alone removes nearly all of the notes' slowness,
+# from 24 s to under half a second. Once compiled, (b) is also faster than (a), even
 # though it runs the full 64-position buffer every step. A likely reason: (a) makes about half a
 # dozen calls into XLA per token (the forward, then eager slicing, argmax, reshaping and
 # concatenation) where (b) makes one, and at this size a call costs more than the extra positions.
