@@ -40,6 +40,17 @@ def _load_book_tool():
 book_tool = _load_book_tool()
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test, restored afterwards. Tiny models gain nothing from a
+    second thread, and on a busy 2-core machine OpenMP's waiting threads make each op many
+    times slower. Modules opt in with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(autouse=True)
 def _seeded():
     """Every unit test starts from the same RNG state, whatever ran before it."""

@@ -7,14 +7,8 @@ from mingpt_lite.data import CharDataset, SortTask, default_corpus, mix32, sort_
 from mingpt_lite.loss import IGNORE_INDEX
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from a second thread, and on a busy 2-core machine
-    OpenMP's waiting threads make each op many times slower; restore afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Tiny models: one thread (the fixture is in conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def gen(seed=0):

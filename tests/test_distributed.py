@@ -3,19 +3,12 @@
 import json
 
 import pytest
-import torch
 
 from mingpt_lite import distributed
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from a second thread, and on a busy 2-core machine
-    OpenMP's waiting threads make each op many times slower; restore afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Tiny models: one thread (the fixture is in conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_init_without_torchrun_is_a_single_process(monkeypatch):

@@ -39,13 +39,9 @@ def _fail_on_two(item: int) -> int:
 
 
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
-def test_results_equal_a_plain_loop_in_order(start_method):
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)  # the workers' thread count, so even the last bits agree
-    try:
-        expected = [_few_steps(seed) for seed in (3, 1, 2)]
-    finally:
-        torch.set_num_threads(previous)
+def test_results_equal_a_plain_loop_in_order(start_method, one_thread):
+    # one_thread: the workers' thread count here too, so even the last bits agree
+    expected = [_few_steps(seed) for seed in (3, 1, 2)]
     got = map_in_processes(_few_steps, [3, 1, 2], processes=3, start_method=start_method)
     assert [losses for losses, _ in got] == [losses for losses, _ in expected]
     for (_, state), (_, expected_state) in zip(got, expected):

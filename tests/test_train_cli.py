@@ -3,19 +3,12 @@
 import json
 
 import pytest
-import torch
 
 from mingpt_lite.train import build_parser, main
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from a second thread, and on a busy 2-core machine
-    OpenMP's waiting threads make each op many times slower; restore afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Tiny models: one thread (the fixture is in conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = ["--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--device", "cpu", "--no-progress"]

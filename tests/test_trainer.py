@@ -13,14 +13,8 @@ from mingpt_lite.trainer import EVENTS, NonFiniteLossError, Trainer, TrainerConf
 from mingpt_lite.training_state import FORMAT, TrainingStateError, atomic_save, load_state
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from a second thread, and on a busy 2-core machine
-    OpenMP's waiting threads make each op many times slower; restore afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Tiny models: one thread (the fixture is in conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TASK = SortTask(length=4, num_digits=3)
