@@ -68,7 +68,7 @@ def pytest_collection_modifyitems(session, config, items):
         from nbval.plugin import IPyNbCell
     except ImportError:  # nbval not installed: nothing to adjust
         return
-    book_notebooks = {chapter.ipynb for chapter in book_tool.load_book().chapters}
+    book_notebooks = {notebook.ipynb for notebook in book_tool.load_book().notebooks}
     kept, dropped = [], []
     for item in items:
         if isinstance(item, IPyNbCell):

@@ -7,6 +7,7 @@ null is silently skipped by nbval, so an unexecuted notebook would pass vacuousl
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -40,25 +41,25 @@ def test_book_toml_lists_numbered_chapters_in_order():
     assert len({c.slug for c in CHAPTERS}) == len(CHAPTERS)
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+@pytest.mark.parametrize("chapter", BOOK.notebooks, ids=[n.rel_py for n in BOOK.notebooks])
 def test_chapter_source_and_notebook_exist(chapter):
     missing = [p.relative_to(ROOT).as_posix() for p in (chapter.py, chapter.ipynb) if not p.exists()]
     assert not missing, f"listed in book.toml but missing: {missing}"
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+@pytest.mark.parametrize("chapter", BOOK.notebooks, ids=[n.rel_py for n in BOOK.notebooks])
 def test_chapter_starts_with_the_jupytext_header(chapter):
     text = chapter.py.read_text(encoding="utf-8")
     assert text.startswith(HEADER), f"{chapter.rel_py} must start with the header from .team/CHAPTERS.md"
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+@pytest.mark.parametrize("chapter", BOOK.notebooks, ids=[n.rel_py for n in BOOK.notebooks])
 def test_notebook_inputs_equal_the_source(chapter):
     problems = book_tool.sync_problems(chapter)
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+@pytest.mark.parametrize("chapter", BOOK.notebooks, ids=[n.rel_py for n in BOOK.notebooks])
 def test_every_code_cell_was_executed_top_to_bottom(chapter):
     problems = book_tool.execution_problems(chapter)
     assert not problems, "\n".join(problems)
@@ -76,8 +77,9 @@ def test_notebook_has_a_png_figure_and_no_svg(chapter):
 
 
 def test_no_chapter_files_outside_book_toml():
-    listed = {c.py for c in CHAPTERS} | {c.ipynb for c in CHAPTERS}
-    on_disk = {p.resolve() for pattern in ("*.py", "*.ipynb") for p in (ROOT / "chapters").glob(pattern)}
+    listed = {c.py for c in BOOK.notebooks} | {c.ipynb for c in BOOK.notebooks}
+    on_disk = {p.resolve() for folder in ("chapters", "chapters/solutions") for pattern in ("*.py", "*.ipynb")
+               for p in (ROOT / folder).glob(pattern)}
     stray = sorted(p.relative_to(ROOT).as_posix() for p in on_disk - listed)
     assert not stray, f"chapter files not listed in book.toml: {stray}"
 
@@ -120,3 +122,155 @@ def test_load_book_rejects_malformed_files(tmp_path: Path, chapters: str, messag
     path.write_text(_toml(chapters))
     with pytest.raises(book_tool.BookError, match=re.escape(message)):
         book_tool.load_book(path)
+
+
+# --- the teaching scaffolding every chapter carries (chapters 01 onwards; the preface is exempt)
+#
+# Conventions (the chapters' markdown; see the README's "Writing a chapter"):
+#   - near the top, a heading "## What you need from earlier chapters";
+#   - at least one explanatory diagram, ![alt](figures/NN_name.svg), drawn by tools/diagrams.py;
+#   - links to the papers and code the chapter builds on, at the point of use;
+#   - "## What you learned" with 3 to 6 bullet points, then "## Exercises" with headings
+#     "### Exercise N.k (kind): title", kind one of predict/change/implement/explain, k = 1, 2, ...,
+#     each linking to its worked solution in solutions/NN_slug.ipynb;
+#   - the solutions notebook has a heading "## Exercise N.k" for every exercise.
+
+TAUGHT = [c for c in CHAPTERS if c.number >= 1]
+TAUGHT_IDS = [c.name for c in TAUGHT]
+NOTEBOOKS = BOOK.notebooks
+NOTEBOOK_IDS = [n.rel_py for n in NOTEBOOKS]
+EXERCISE_HEADING = re.compile(r"^### Exercise (\d+)\.(\d+) \((predict|change|implement|explain)\): \S", re.M)
+SOLUTION_HEADING = re.compile(r"^## Exercise (\d+)\.(\d+)\b", re.M)
+MARKDOWN_LINK = re.compile(r"(!?)\[([^\]]*)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def _markdown_cells(path: Path) -> list[str]:
+    import jupytext
+
+    return [cell.source for cell in jupytext.read(path).cells if cell.cell_type == "markdown"]
+
+
+def _links(path: Path) -> list[tuple[bool, str]]:
+    """(is_image, target) of every markdown link in a notebook's markdown cells."""
+    return [(bang == "!", target) for text in _markdown_cells(path) for bang, _, target in MARKDOWN_LINK.findall(text)]
+
+
+@pytest.mark.parametrize("chapter", TAUGHT, ids=TAUGHT_IDS)
+def test_chapter_opens_with_what_it_needs(chapter):
+    first = "\n".join(_markdown_cells(chapter.py)[:3])
+    assert re.search(r"^## What you need from earlier chapters\s*$", first, re.M), \
+        f"{chapter.rel_py}: one of the first markdown cells needs '## What you need from earlier chapters'"
+
+
+@pytest.mark.parametrize("chapter", TAUGHT, ids=TAUGHT_IDS)
+def test_chapter_ends_with_a_summary_then_numbered_exercises(chapter):
+    text = "\n\n".join(_markdown_cells(chapter.py))
+    learned = re.search(r"^## What you learned\s*$(.*?)(?=^## )", text, re.M | re.S)
+    assert learned, f"{chapter.rel_py}: needs '## What you learned' followed by '## Exercises'"
+    points = re.findall(r"^[-*] \S", learned.group(1), re.M)
+    assert 3 <= len(points) <= 6, f"{chapter.rel_py}: 'What you learned' has {len(points)} points (3 to 6)"
+    exercises_at = text.find("\n## Exercises")
+    assert exercises_at > learned.start(), f"{chapter.rel_py}: '## Exercises' must come after the summary"
+    found = EXERCISE_HEADING.findall(text[exercises_at:])
+    assert all(int(n) == chapter.number for n, _, _ in found), f"{chapter.rel_py}: exercises are numbered {chapter.number}.k"
+    assert [int(k) for _, k, _ in found] == list(range(1, len(found) + 1)), \
+        f"{chapter.rel_py}: exercises must be numbered {chapter.number}.1, {chapter.number}.2, ... ({found})"
+    assert 2 <= len(found) <= 5, f"{chapter.rel_py}: {len(found)} exercises (2 to 5)"
+    assert "explain" in {kind for _, _, kind in found}, f"{chapter.rel_py}: at least one (explain) exercise"
+    assert chapter.solutions is not None, f"{chapter.rel_py}: book.toml needs solutions = \"chapters/solutions/{chapter.py.name}\""
+    assert f"solutions/{chapter.name}.ipynb" in text[exercises_at:], \
+        f"{chapter.rel_py}: the exercises must link to solutions/{chapter.name}.ipynb"
+
+
+@pytest.mark.parametrize("chapter", TAUGHT, ids=TAUGHT_IDS)
+def test_every_exercise_has_a_worked_solution(chapter):
+    text = "\n\n".join(_markdown_cells(chapter.py))
+    asked = {(int(n), int(k)) for n, k, _ in EXERCISE_HEADING.findall(text)}
+    assert chapter.solutions is not None and chapter.solutions.exists(), f"{chapter.rel_py} has no solutions notebook"
+    answered = {(int(n), int(k)) for n, k in SOLUTION_HEADING.findall("\n\n".join(_markdown_cells(chapter.solutions)))}
+    assert asked == answered, f"exercises {sorted(asked)} vs solutions {sorted(answered)}"
+
+
+def test_every_checker_belongs_to_an_exercise_in_the_book():
+    from mingpt_lite.exercises import exercises
+
+    asked = {f"{n}.{k}" for c in TAUGHT for n, k, _ in EXERCISE_HEADING.findall("\n\n".join(_markdown_cells(c.py)))}
+    orphans = sorted(set(exercises()) - asked)
+    assert not orphans, f"checkers for exercises no chapter asks: {orphans}"
+    assert exercises(), "no exercise has a checker"
+
+
+@pytest.mark.parametrize("chapter", TAUGHT, ids=TAUGHT_IDS)
+def test_chapter_has_an_explanatory_diagram(chapter):
+    images = [target for is_image, target in _links(chapter.py) if is_image and target.startswith("figures/")]
+    assert any(t.endswith(".svg") and Path(t).name.startswith(f"{chapter.number:02d}_") for t in images), \
+        f"{chapter.rel_py}: needs a diagram ![...](figures/{chapter.number:02d}_name.svg) drawn by tools/diagrams.py"
+
+
+@pytest.mark.parametrize("chapter", TAUGHT, ids=TAUGHT_IDS)
+def test_chapter_cites_its_sources(chapter):
+    external = [target for is_image, target in _links(chapter.py) if not is_image and target.startswith("http")]
+    assert external, f"{chapter.rel_py} links no paper or code"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=NOTEBOOK_IDS)
+def test_links_are_well_formed_and_local_targets_exist(notebook):
+    from urllib.parse import urlsplit
+
+    problems = []
+    for is_image, target in _links(notebook.py):
+        if target.startswith(("http://", "https://")):
+            parts = urlsplit(target)
+            if parts.scheme != "https" or "." not in parts.netloc or not re.fullmatch(r"[\w.-]+", parts.netloc):
+                problems.append(f"{target}: use https and a host name")
+            if "arxiv.org" in parts.netloc and not re.fullmatch(r"/abs/\d{4}\.\d{4,5}", parts.path):
+                problems.append(f"{target}: arXiv links look like https://arxiv.org/abs/1706.03762")
+        elif target.startswith("#") or target.startswith("mailto:"):
+            continue
+        else:
+            local = (notebook.py.parent / target.split("#", 1)[0]).resolve()
+            if not local.exists():
+                problems.append(f"{target}: no such file {local.relative_to(ROOT) if local.is_relative_to(ROOT) else local}")
+            elif is_image and "figures" in local.parts and local.suffix not in (".svg", ".png"):
+                problems.append(f"{target}: diagrams are .svg or .png")
+    assert not problems, f"{notebook.rel_py}:\n  " + "\n  ".join(problems)
+
+
+def test_committed_diagrams_are_up_to_date_with_their_source():
+    spec = importlib.util.spec_from_file_location("diagrams_tool", ROOT / "tools" / "diagrams.py")
+    diagrams = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(diagrams)
+    assert diagrams.sources(), "no diagram sources in chapters/figures/src"
+    problems = diagrams.check_problems()
+    assert not problems, "\n".join(problems)
+
+
+# The sources the book must cite (issue list), by a stable part of their address.
+REQUIRED_REFERENCES = {
+    "Vaswani et al. 2017": "arxiv.org/abs/1706.03762",
+    "Radford et al. 2018 (GPT)": "cdn.openai.com/research-covers/language-unsupervised/language_understanding_paper.pdf",
+    "Radford et al. 2019 (GPT-2)": "cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf",
+    "Ba et al. 2016 (LayerNorm)": "arxiv.org/abs/1607.06450",
+    "Hendrycks & Gimpel 2016 (GELU)": "arxiv.org/abs/1606.08415",
+    "Xiong et al. 2020": "arxiv.org/abs/2002.04745",
+    "Liu et al. 2020": "arxiv.org/abs/2004.08249",
+    "Loshchilov & Hutter 2019 (AdamW)": "arxiv.org/abs/1711.05101",
+    "Fan et al. 2018 (top-k)": "arxiv.org/abs/1805.04833",
+    "Holtzman et al. 2020 (top-p)": "arxiv.org/abs/1904.09751",
+    "Pope et al. 2022 (inference)": "arxiv.org/abs/2211.05102",
+    "Li et al. 2020 (PyTorch DDP)": "arxiv.org/abs/2006.15704",
+    "Rajbhandari et al. 2020 (ZeRO)": "arxiv.org/abs/1910.02054",
+    "minGPT": "github.com/karpathy/minGPT",
+    "nanoGPT": "github.com/karpathy/nanoGPT",
+    "char-rnn": "github.com/karpathy/char-rnn",
+}
+
+
+def test_references_page_lists_the_required_sources():
+    assert BOOK.references is not None and BOOK.references.exists(), "book.toml [book] needs references = \"chapters/references.md\""
+    text = BOOK.references.read_text(encoding="utf-8")
+    missing = [name for name, address in REQUIRED_REFERENCES.items() if f"https://{address}" not in text]
+    assert not missing, f"references page lacks: {missing}"
+    cited = "\n".join("\n".join(_markdown_cells(c.py)) for c in CHAPTERS)
+    uncited = [name for name, address in REQUIRED_REFERENCES.items() if address not in cited]
+    assert not uncited, f"no chapter cites at the point of use: {uncited}"

@@ -57,6 +57,8 @@ EXECUTE_ENV = {
 FRAMEWORK = ("model", "data", "loss", "optimizer", "training", "inference")
 
 CHAPTER_FILE = re.compile(r"^chapters/(?P<number>\d\d)_(?P<slug>[a-z0-9_]+)\.py$")
+# A chapter's worked solutions: chapters/solutions/ with the chapter's own file name.
+SOLUTIONS_DIR = "chapters/solutions"
 
 
 class BookError(Exception):
@@ -76,6 +78,18 @@ class Chapter:
     appendix: bool
     py: Path  # absolute path of the jupytext source
     ipynb: Path  # absolute path of the executed notebook
+    solutions: Path | None = None  # the jupytext source of the chapter's worked solutions, if any
+    is_solutions: bool = False  # True for the solutions notebook itself (see ``solutions_notebook``)
+
+    def solutions_notebook(self) -> "Chapter | None":
+        """The chapter's solutions as a notebook of their own (executed, checked and compared by
+        nbval like a chapter), or None when the chapter has none."""
+        if self.solutions is None:
+            return None
+        return Chapter(number=self.number, slug=self.slug, title=f"Solutions: {self.title}",
+                       summary=f"Worked solutions to the exercises of chapter {self.number:02d}.",
+                       modules=self.modules, framework=(), appendix=self.appendix,
+                       py=self.solutions, ipynb=self.solutions.with_suffix(".ipynb"), is_solutions=True)
 
     @property
     def name(self) -> str:
@@ -99,6 +113,17 @@ class Book:
     author: str
     description: str
     chapters: tuple[Chapter, ...]
+    references: Path | None = None  # a markdown page listing the book's sources
+
+    @property
+    def solutions(self) -> tuple[Chapter, ...]:
+        """The solutions notebooks, in chapter order."""
+        return tuple(s for s in (c.solutions_notebook() for c in self.chapters) if s is not None)
+
+    @property
+    def notebooks(self) -> tuple[Chapter, ...]:
+        """Every executed notebook of the book: the chapters, then the solutions."""
+        return self.chapters + self.solutions
 
 
 # --------------------------------------------------------------------------- book.toml
@@ -120,6 +145,10 @@ def load_book(path: Path = BOOK_TOML) -> Book:
     for key in ("title", "author", "description"):
         if not isinstance(meta.get(key), str) or not meta[key].strip():
             problems.append(f"[book] needs a non-empty string `{key}`")
+    references = meta.get("references")
+    if references is not None and not (isinstance(references, str) and references.endswith(".md")):
+        problems.append("[book] `references` must be the path of a markdown page")
+        references = None
 
     entries = data.get("chapters")
     if not isinstance(entries, list) or not entries:
@@ -127,7 +156,7 @@ def load_book(path: Path = BOOK_TOML) -> Book:
 
     chapters: list[Chapter] = []
     seen_appendix = False
-    known_keys = {"file", "title", "summary", "modules", "framework", "appendix"}
+    known_keys = {"file", "title", "summary", "modules", "framework", "appendix", "solutions"}
     previous_number = -1
     for position, entry in enumerate(entries):
         where = f"[[chapters]] #{position} ({entry.get('file', '?')})"
@@ -167,11 +196,17 @@ def load_book(path: Path = BOOK_TOML) -> Book:
         if seen_appendix and not appendix:
             problems.append(f"{where}: a chapter after an appendix must be an appendix too")
         seen_appendix = seen_appendix or appendix
+        solutions = entry.get("solutions")
+        if solutions is not None and solutions != f"{SOLUTIONS_DIR}/{Path(file).name}":
+            problems.append(f"{where}: `solutions` must be \"{SOLUTIONS_DIR}/{Path(file).name}\" "
+                            "(the chapter's file name under chapters/solutions/)")
+            solutions = None
         py = ROOT / file
         chapters.append(Chapter(number=number, slug=match["slug"], title=entry.get("title", ""),
                                 summary=entry.get("summary", ""), modules=tuple(modules),
                                 framework=tuple(framework), appendix=appendix,
-                                py=py, ipynb=py.with_suffix(".ipynb")))
+                                py=py, ipynb=py.with_suffix(".ipynb"),
+                                solutions=ROOT / solutions if solutions else None))
 
     names = [c.name for c in chapters]
     for name in sorted({n for n in names if names.count(n) > 1}):
@@ -182,28 +217,29 @@ def load_book(path: Path = BOOK_TOML) -> Book:
     if problems:
         raise BookError(f"{path}:\n  " + "\n  ".join(problems))
     return Book(title=meta["title"], author=meta["author"], description=meta["description"],
-                chapters=tuple(chapters))
+                chapters=tuple(chapters), references=ROOT / references if references else None)
 
 
 def select_chapters(book: Book, wanted: list[str]) -> list[Chapter]:
-    """The chapters named by ``wanted`` (paths, numbers or slugs), in book order; all if empty."""
+    """The notebooks named by ``wanted``, in book order; every notebook if empty.
+
+    A number, slug or ``NN_slug`` names a chapter *and* its solutions; a path names just that
+    notebook (chapters/05_trainer.py, or chapters/solutions/05_trainer.py for the solutions).
+    """
     if not wanted:
-        return list(book.chapters)
+        return list(book.notebooks)
     chosen: list[Chapter] = []
     for item in wanted:
-        found = None
-        path = Path(item)
-        for chapter in book.chapters:
-            if (item in (chapter.slug, chapter.name, f"{chapter.number:02d}", str(chapter.number))
-                    or path.resolve() in (chapter.py, chapter.ipynb)):
-                found = chapter
-                break
-        if found is None:
-            known = ", ".join(c.rel_py for c in book.chapters)
+        path = Path(item).resolve()
+        found = [n for n in book.notebooks if path in (n.py, n.ipynb)]
+        if not found:
+            found = [n for n in book.notebooks
+                     if item in (n.slug, n.name, f"{n.number:02d}", str(n.number))]
+        if not found:
+            known = ", ".join(c.rel_py for c in book.notebooks)
             raise BookError(f"{item!r} is not a chapter in book.toml (known: {known})")
-        if found not in chosen:
-            chosen.append(found)
-    return sorted(chosen, key=lambda c: c.number)
+        chosen += [n for n in found if n not in chosen]
+    return sorted(chosen, key=lambda c: (c.is_solutions, c.number))
 
 
 # --------------------------------------------------------------------------- executing
@@ -296,8 +332,8 @@ def _print_timings(timings: list[tuple[Chapter, float]]) -> None:
         return
     print("\nexecution time per chapter:")
     for chapter, seconds in timings:
-        print(f"  {chapter.name:<28} {seconds:7.1f} s")
-    print(f"  {'total':<28} {sum(s for _, s in timings):7.1f} s")
+        print(f"  {chapter.rel_py:<42} {seconds:7.1f} s")
+    print(f"  {'total':<42} {sum(s for _, s in timings):7.1f} s")
 
 
 def _run_chapters(chapters: list[Chapter], output_for, timeout: int) -> tuple[list[tuple[Chapter, float]], list[str]]:
@@ -448,7 +484,7 @@ def command_readme(args) -> int:
 
 
 def command_list(args) -> int:
-    for chapter in load_book().chapters:
+    for chapter in load_book().notebooks:
         print(chapter.rel_ipynb if args.ipynb else chapter.rel_py)
     return 0
 
@@ -492,16 +528,21 @@ def jupyter_book_config(book: Book) -> str:
     ])
 
 
-def jupyter_book_toc(chapters: list[Chapter]) -> str:
-    """_toc.yml: the start page, then the chapters, then the appendices, in book.toml's order."""
+def jupyter_book_toc(notebooks: list[Chapter], references: bool = False) -> str:
+    """_toc.yml: the start page, the chapters, the appendices, the solutions and the references,
+    in book.toml's order. ``notebooks`` are the ones rendered (chapters and solutions)."""
     lines = ["# Generated by tools/book.py build from book.toml; do not edit.", "format: jb-book", "root: index",
              "parts:"]
-    for caption, appendix in (("Chapters", False), ("Appendices", True)):
-        part = [c for c in chapters if c.appendix == appendix]
+    parts = (("Chapters", [c for c in notebooks if not c.is_solutions and not c.appendix]),
+             ("Appendices", [c for c in notebooks if not c.is_solutions and c.appendix]),
+             ("Solutions", [c for c in notebooks if c.is_solutions]))
+    for caption, part in parts:
         if not part:
             continue
         lines += [f"  - caption: {caption}", "    chapters:"]
-        lines += [f"      - file: chapters/{c.name}" for c in part]
+        lines += [f"      - file: {Path(c.rel_py).with_suffix('').as_posix()}" for c in part]
+    if references:
+        lines += ["  - caption: References", "    chapters:", "      - file: chapters/references"]
     return "\n".join(lines) + "\n"
 
 
@@ -520,6 +561,14 @@ def index_page(book: Book, rendered: list[Chapter]) -> str:
             title = f"[{c.title}](chapters/{c.name}.ipynb)" if c in rendered else f"{c.title} (not built)"
             lines.append(f"{c.number:02d}. {title}: {c.summary}")
         lines.append("")
+    solved = [c for c in book.solutions if c in rendered]
+    if solved:
+        lines += ["## Solutions", "",
+                  "Every exercise has a worked solution, executed and checked like the chapters:", ""]
+        lines += [f"- [{c.title}]({c.rel_ipynb})" for c in solved]
+        lines.append("")
+    if book.references is not None:
+        lines += ["## References", "", "The papers and code the book builds on: [References](chapters/references.md).", ""]
     return "\n".join(lines)
 
 
@@ -530,29 +579,40 @@ def command_build(args) -> int:
     for stale in (src, html, BUILD_DIR / ".doctrees", BUILD_DIR / "jupyter_execute"):
         shutil.rmtree(stale, ignore_errors=True)
     (src / "chapters").mkdir(parents=True)
+    notebooks = list(book.notebooks)
+
+    def output_for(notebook: Chapter) -> Path:
+        return src / notebook.rel_ipynb  # chapters/NN_slug.ipynb or chapters/solutions/NN_slug.ipynb
 
     start = time.perf_counter()
     if args.committed:
         # Render the committed notebooks as they are (fast; no execution).
         timings, failures = [], []
-        for chapter in book.chapters:
-            if chapter.ipynb.exists():
-                shutil.copy2(chapter.ipynb, src / "chapters" / chapter.ipynb.name)
+        for notebook in notebooks:
+            if notebook.ipynb.exists():
+                output_for(notebook).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(notebook.ipynb, output_for(notebook))
             else:
-                print(f"FAILED: {chapter.rel_ipynb} does not exist", file=sys.stderr)
-                failures.append(chapter.rel_ipynb)
+                print(f"FAILED: {notebook.rel_ipynb} does not exist", file=sys.stderr)
+                failures.append(notebook.rel_ipynb)
     else:
-        timings, failures = _run_chapters(list(book.chapters), lambda c: src / "chapters" / c.ipynb.name,
-                                          args.timeout)
+        timings, failures = _run_chapters(notebooks, output_for, args.timeout)
     _print_timings(timings)
     # Render what did execute even when a chapter failed, so its neighbours can be read; the
     # command still fails at the end.
-    rendered = [c for c in book.chapters if (src / "chapters" / c.ipynb.name).exists()]
+    rendered = [n for n in notebooks if output_for(n).exists()]
     if not rendered:
         print("no chapter could be executed; nothing to render", file=sys.stderr)
         return 1
+    # The diagrams the chapters' markdown links to (figures/...), and the references page.
+    figures = ROOT / "chapters" / "figures"
+    if figures.is_dir():
+        shutil.copytree(figures, src / "chapters" / "figures", ignore=shutil.ignore_patterns("src", "__pycache__"))
+    if book.references is not None:
+        shutil.copy2(book.references, src / "chapters" / "references.md")
     (src / "_config.yml").write_text(jupyter_book_config(book), encoding="utf-8")
-    (src / "_toc.yml").write_text(jupyter_book_toc(rendered), encoding="utf-8")
+    (src / "_toc.yml").write_text(jupyter_book_toc(rendered, references=book.references is not None),
+                                  encoding="utf-8")
     (src / "index.md").write_text(index_page(book, rendered), encoding="utf-8")
 
     render_start = time.perf_counter()
@@ -570,7 +630,7 @@ def command_build(args) -> int:
         print(f"jupyter-book finished but {index.relative_to(ROOT)} is missing", file=sys.stderr)
         return 1
     for chapter in rendered:
-        page = html / "chapters" / f"{chapter.name}.html"
+        page = html / Path(chapter.rel_py).with_suffix(".html")
         figures = page.read_text(encoding="utf-8").count("<img") if page.exists() else 0
         print(f"  {page.relative_to(ROOT)}: " + (f"{figures} figure(s)" if page.exists() else "MISSING"))
     print(f"\nrendered {len(rendered)} chapter(s) as HTML in {time.perf_counter() - render_start:.1f} s; "
