@@ -2,6 +2,16 @@
 
 Shapes used in comments: B batch, T new positions, S positions attended to
 (S = T without a cache, S = pos + T with one), H heads, D = n_embd / H.
+
+Two later additions sit beside minGPT's attention, both off by default (see
+:class:`~mingpt_lite.config.GPTConfig`):
+
+* ``position="rotary"``: rotary position embeddings (RoPE, Su et al. 2021,
+  https://arxiv.org/abs/2104.09864) turn each query and key by an angle that grows
+  with its position, so a score depends only on how far apart two positions are;
+* ``qk_norm=True``: queries and keys are normalised per head before the dot
+  product (Dehghani et al. 2023, https://arxiv.org/abs/2302.05442), which bounds
+  the scores and keeps the softmax from saturating.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ import torch.nn.functional as F
 
 from .config import GPTConfig
 from .init import ResidualProjection
+from .norms import make_norm
 
 
 def explicit_attention(q, k, v, mask=None, dropout: nn.Module | None = None):
@@ -31,6 +42,51 @@ def explicit_attention(q, k, v, mask=None, dropout: nn.Module | None = None):
     if dropout is not None:
         weights = dropout(weights)
     return weights @ v, weights
+
+
+# --- rotary position embeddings -------------------------------------------------------------
+
+
+def rotary_tables(length: int, dim: int, base: float = 10000.0, device=None):
+    """Cosines and sines of the rotary angles: two (length, dim // 2) tables.
+
+    Channel pair ``i`` of a head turns at frequency ``base ** (-2i / dim)``; position
+    ``p`` turns it by the angle ``p * frequency``. Fast pairs tell close positions
+    apart, slow pairs far ones (the same ladder of wavelengths as the 2017
+    Transformer's sinusoids, here used as rotations).
+    """
+    if dim % 2:
+        raise ValueError(f"rotary embeddings need an even head dimension, got {dim}")
+    freqs = base ** (-torch.arange(0, dim, 2, dtype=torch.float64, device=device) / dim)  # (dim/2,)
+    angles = torch.arange(length, dtype=torch.float64, device=device)[:, None] * freqs  # (L, dim/2)
+    return angles.cos().float(), angles.sin().float()
+
+
+def rotate_explicit(x, positions, base: float = 10000.0):
+    """RoPE the slow way: each channel pair as a complex number, multiplied by e^(i*angle).
+
+    ``x`` is (..., T, D) with pairs (x[j], x[j + D/2]); ``positions`` (T,) are absolute
+    positions. This is the definition; :func:`apply_rotary` computes the same with real
+    arithmetic and precomputed tables (the tests check that they agree).
+    """
+    D = x.size(-1)
+    half = D // 2
+    freqs = base ** (-torch.arange(0, D, 2, dtype=torch.float64, device=x.device) / D)
+    angles = positions.to(torch.float64)[:, None] * freqs  # (T, D/2)
+    z = torch.complex(x[..., :half].double(), x[..., half:].double()) * torch.polar(torch.ones_like(angles), angles)
+    return torch.cat([z.real, z.imag], dim=-1).to(x.dtype)
+
+
+def apply_rotary(x, cos, sin):
+    """Rotate channel pairs (x[j], x[j + D/2]) of ``x`` (..., T, D) by the angles in ``cos``/``sin`` (T, D/2).
+
+    (a, b) -> (a cos - b sin, a sin + b cos): a rotation, so lengths are kept and
+    only directions change. Pairing channel j with j + D/2 (rather than 2j with
+    2j+1) is GPT-NeoX's layout; any fixed pairing works.
+    """
+    half = x.size(-1) // 2
+    a, b = x[..., :half], x[..., half:]
+    return torch.cat([a * cos - b * sin, a * sin + b * cos], dim=-1)
 
 
 class CausalSelfAttention(nn.Module):
@@ -51,6 +107,16 @@ class CausalSelfAttention(nn.Module):
         self.residual_proj = ResidualProjection(config.n_embd, config.n_embd, bias=config.bias)
         self.attn_dropout = nn.Dropout(config.dropout)
         self.resid_dropout = nn.Dropout(config.dropout)
+        # Modern options (off by default): per-head norms on queries and keys, and rotary
+        # positions. A rotary model has no position embedding; the angle tables are
+        # buffers (not saved: they follow from block_size, head_dim and rotary_base).
+        self.q_norm = make_norm(config, config.head_dim) if config.qk_norm else None
+        self.k_norm = make_norm(config, config.head_dim) if config.qk_norm else None
+        self.rotary = config.position == "rotary"
+        if self.rotary:
+            cos, sin = rotary_tables(config.block_size, config.head_dim, config.rotary_base)
+            self.register_buffer("rotary_cos", cos, persistent=False)
+            self.register_buffer("rotary_sin", sin, persistent=False)
         # Lower-triangular: row i (a query) may attend to columns j <= i (keys).
         mask = torch.tril(torch.ones(config.block_size, config.block_size, dtype=torch.bool))
         self.register_buffer("causal_mask", mask, persistent=False)
@@ -69,7 +135,12 @@ class CausalSelfAttention(nn.Module):
         q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
         k = k.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
         v = v.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
-        if kv_cache is not None:
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        if self.rotary:  # turn queries and keys by their absolute positions pos .. pos+T-1
+            cos, sin = self.rotary_cos[pos : pos + T], self.rotary_sin[pos : pos + T]
+            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        if kv_cache is not None:  # keys are cached already rotated: their positions never change
             k_buf, v_buf = kv_cache
             k_buf[:, :, pos : pos + T] = k
             v_buf[:, :, pos : pos + T] = v

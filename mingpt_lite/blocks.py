@@ -8,15 +8,25 @@ LayerNorm placed where ``config.norm`` says.
 ``notes-bug`` is the block exactly as first written in the author's notes
 (2022-09-21). It is not post-LN: attention and the MLP have no residual path
 around them at all, so every layer must pass the whole signal through itself.
+
+The MLP is GPT-2's (widen 4x, GELU, project back) unless ``config.mlp`` asks
+for a later variant: ``"relu2"``, a squared ReLU (Primer, So et al. 2021,
+https://arxiv.org/abs/2109.08668), or ``"swiglu"``, a SiLU-gated unit (Shazeer
+2020, https://arxiv.org/abs/2002.05202). :func:`make_mlp` builds the one asked for,
+and :func:`~mingpt_lite.norms.make_norm` the norms.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .attention import CausalSelfAttention
 from .config import GPTConfig
 from .init import ResidualProjection
+from .norms import make_norm
 
 
 class MLP(nn.Module):
@@ -35,16 +45,60 @@ class MLP(nn.Module):
         return self.dropout(self.residual_proj(self.gelu(self.expand(x))))
 
 
+class ReluSquared(nn.Module):
+    """relu(x)^2: zero for negatives like ReLU, but smooth at 0 and growing quadratically (Primer)."""
+
+    def forward(self, x):
+        return F.relu(x).square()
+
+
+class ReluSquaredMLP(MLP):
+    """GPT-2's MLP with the GELU swapped for a squared ReLU (same shapes, same parameters)."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__(config)
+        self.gelu = ReluSquared()  # the attribute keeps its name so the two MLPs read alike
+
+
+def swiglu_hidden(n_embd: int) -> int:
+    """SwiGLU's hidden width: 2/3 of 4*n_embd, rounded up to a multiple of 8.
+
+    A gated MLP has three matrices instead of two; shrinking the hidden width by
+    2/3 keeps its parameter count close to GPT-2's 8*n_embd^2, as Shazeer did.
+    """
+    return 8 * math.ceil(8 * n_embd / 3 / 8)
+
+
+class SwiGLUMLP(nn.Module):
+    """A gated MLP: ``proj(silu(gate(x)) * up(x))``, the gate and up projections computed as one Linear."""
+
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.hidden = swiglu_hidden(config.n_embd)
+        self.expand = nn.Linear(config.n_embd, 2 * self.hidden, bias=config.bias)  # [gate | up]
+        self.residual_proj = ResidualProjection(self.hidden, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x):
+        gate, up = self.expand(x).split(self.hidden, dim=-1)
+        return self.dropout(self.residual_proj(F.silu(gate) * up))
+
+
+def make_mlp(config: GPTConfig) -> nn.Module:
+    """The MLP ``config.mlp`` names: ``"gelu"`` (GPT-2), ``"relu2"`` or ``"swiglu"``."""
+    return {"gelu": MLP, "relu2": ReluSquaredMLP, "swiglu": SwiGLUMLP}[config.mlp](config)
+
+
 class Block(nn.Module):
     """One transformer block; ``config.norm`` picks the LayerNorm placement."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.norm = config.norm
-        self.norm1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
+        self.norm1 = make_norm(config)  # nn.LayerNorm unless config.normalization == "rmsnorm"
         self.attn = CausalSelfAttention(config)
-        self.norm2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
-        self.mlp = MLP(config)
+        self.norm2 = make_norm(config)
+        self.mlp = make_mlp(config)  # MLP (GELU) unless config.mlp names another
 
     def forward(self, x, kv_cache=None, pos: int = 0, return_weights: bool = False):
         """Transform the residual stream ``x`` (B, T, C); see :class:`CausalSelfAttention` for the cache arguments."""

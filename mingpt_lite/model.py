@@ -4,6 +4,10 @@ The model maps token ids to logits and nothing else. The loss lives in
 ``loss.py``, the optimizer's parameter groups in ``optim.py``: the notes asked
 whether they belong in the model, and keeping them out lets each be read,
 tested and swapped on its own.
+
+Later GPTs changed a few pieces; each is a :class:`GPTConfig` option, off by
+default (chapter 13): RMSNorm, rotary positions (then there is no position
+embedding table), a ReLU² or SwiGLU MLP, QK-norm, no biases, and a tied head.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import torch.nn as nn
 from .blocks import Block
 from .config import GPTConfig
 from .init import init_gpt_weights
+from .norms import make_norm
 
 
 def check_token_ids(idx, config: GPTConfig, check_range: bool = True) -> None:
@@ -61,10 +66,13 @@ class GPT(nn.Module):
         super().__init__()
         self.config = config
         self.token_embedding = nn.Embedding(config.vocab_size, config.n_embd)
-        self.position_embedding = nn.Embedding(config.block_size, config.n_embd)
+        # Rotary models encode position inside attention instead of adding a table here.
+        self.position_embedding = (
+            nn.Embedding(config.block_size, config.n_embd) if config.position == "learned" else None
+        )
         self.embedding_dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
-        self.final_norm = nn.LayerNorm(config.n_embd, eps=config.layer_norm_eps, bias=config.bias)
+        self.final_norm = make_norm(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         init_gpt_weights(self, config.n_layer)
         if config.tie_weights:
@@ -102,8 +110,10 @@ class GPT(nn.Module):
             raise ValueError(
                 f"positions {pos}..{pos + T - 1} do not fit in block_size {self.config.block_size}"
             )
-        positions = torch.arange(pos, pos + T, device=idx.device)
-        x = self.embedding_dropout(self.token_embedding(idx) + self.position_embedding(positions))
+        x = self.token_embedding(idx)
+        if self.position_embedding is not None:  # learned absolute positions (GPT-2)
+            x = x + self.position_embedding(torch.arange(pos, pos + T, device=idx.device))
+        x = self.embedding_dropout(x)
         attention = []
         for layer, block in enumerate(self.blocks):
             layer_cache = None if kv_cache is None else kv_cache[layer]
