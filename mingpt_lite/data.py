@@ -385,6 +385,30 @@ def default_corpus() -> str:
     return "\n\n".join(topics[key] for key in sorted(topics))
 
 
+def tiny_shakespeare() -> str:
+    """Tiny Shakespeare: 1,115,394 characters of Shakespeare's plays, shipped with the package.
+
+    The file is char-rnn's ``data/tinyshakespeare/input.txt``
+    (https://github.com/karpathy/char-rnn), the corpus of minGPT's char demo and
+    nanoGPT's first example; the plays are in the public domain. It is read from the
+    installed package (``mingpt_lite/corpora``), so no network is needed.
+    """
+    from importlib.resources import files
+
+    return files("mingpt_lite").joinpath("corpora", "tinyshakespeare.txt").read_text(encoding="utf-8")
+
+
+#: Corpora available offline by name (:func:`load_corpus`, ``CharDataset.from_corpus``).
+CORPORA = {"tinyshakespeare": tiny_shakespeare, "python-docs": default_corpus}
+
+
+def load_corpus(name: str) -> str:
+    """The text of a corpus that ships with the package or with Python: ``"tinyshakespeare"`` or ``"python-docs"``."""
+    if name not in CORPORA:
+        raise ValueError(f"unknown corpus {name!r}; available offline: {', '.join(CORPORA)}")
+    return CORPORA[name]()
+
+
 class CharDataset:
     """A text as a stream of characters: vocabulary, encode/decode, train/val split, random windows.
 
@@ -438,6 +462,15 @@ class CharDataset:
     def default(cls, block_size: int = 64, val_fraction: float = 0.1, device=None):
         """The dataset over :func:`default_corpus`, available offline on any machine."""
         return cls(default_corpus(), block_size, val_fraction, device)
+
+    @classmethod
+    def from_corpus(cls, name: str = "tinyshakespeare", block_size: int = 64, val_fraction: float = 0.1, device=None):
+        """The dataset over a corpus named in :data:`CORPORA` (default Tiny Shakespeare), offline.
+
+        With the default ``val_fraction=0.1`` the validation split is the last 10% of
+        the text, cut where nanoGPT's ``prepare.py`` cuts it (``int(0.9 * len(text))``).
+        """
+        return cls(load_corpus(name), block_size, val_fraction, device)
 
     def to(self, device) -> "CharDataset":
         """Move the encoded text to ``device`` (in place); returns self."""
@@ -503,9 +536,12 @@ class CharDataset:
 
 
 __all__ = [
+    "CORPORA",
     "CharDataset",
     "SortTask",
     "default_corpus",
+    "load_corpus",
     "mix32",
     "sort_accuracy",
+    "tiny_shakespeare",
 ]
