@@ -93,8 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
                                "the last --val-fraction of the text is held out. Prints validation loss and a sample.")
     data = char.add_argument_group("data")
     data.add_argument("--text", type=Path, default=None,
-                      help="UTF-8 text file, e.g. Tiny Shakespeare (default: Python's own documentation "
-                      "topics, which ship with Python, so it works offline)")
+                      help="UTF-8 text file to train on instead of --corpus")
+    data.add_argument("--corpus", choices=("tinyshakespeare", "python-docs"), default="tinyshakespeare",
+                      help="a corpus available offline: Tiny Shakespeare (ships with the package; the default) "
+                      "or python-docs (Python's own documentation topics); ignored with --text")
     data.add_argument("--val-fraction", type=float, default=0.1, help="share of the text held out (default 0.1)")
     _training_options(char, preset="gpt-micro", iters=2000, batch_size=32, lr=1e-3, dropout=0.1,
                       block_size_help="context length in characters (default 128)")
@@ -203,8 +205,8 @@ def cmd_char(args, say) -> dict:
         data = CharDataset.from_file(args.text, args.block_size, args.val_fraction)
         source = str(args.text.resolve())
     else:
-        data = CharDataset.default(args.block_size, args.val_fraction)
-        source = "default"
+        data = CharDataset.from_corpus(args.corpus, args.block_size, args.val_fraction)
+        source = f"corpus:{args.corpus}"
     record = {"kind": "char", "chars": data.chars, "text": source, "block_size": args.block_size,
               "val_fraction": args.val_fraction}
     trainer = _train(args, data.to(_device_of(args)), record, say)
@@ -242,9 +244,15 @@ def _load_run(run: Path, device):
 
 
 def _char_data(record: dict, device):
-    from .data import CharDataset, default_corpus
+    from .data import CharDataset, default_corpus, load_corpus
 
-    text = default_corpus() if record["text"] == "default" else Path(record["text"]).read_text(encoding="utf-8")
+    source = record["text"]
+    if source == "default":  # runs saved before the corpus option: Python's docs
+        text = default_corpus()
+    elif source.startswith("corpus:"):
+        text = load_corpus(source.removeprefix("corpus:"))
+    else:
+        text = Path(source).read_text(encoding="utf-8")
     data = CharDataset(text, record["block_size"], record["val_fraction"], device)
     if data.chars != record["chars"]:
         raise SystemExit(f"the text at {record['text']} no longer has the vocabulary the model was trained on")
