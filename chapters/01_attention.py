@@ -16,6 +16,21 @@
 # another is **attention**. Everything else in the model (LayerNorm, the MLP, the
 # embeddings) works on one position at a time.
 #
+# The form used here, scaled dot-product attention with several heads, comes from the
+# Transformer paper ([Vaswani et al. 2017, "Attention Is All You
+# Need"](https://arxiv.org/abs/1706.03762), section 3.2), and GPT uses it unchanged; our code
+# follows the `CausalSelfAttention` of [minGPT](https://github.com/karpathy/minGPT)
+# (`mingpt/model.py`). [The Annotated Transformer](https://nlp.seas.harvard.edu/annotated-transformer/)
+# walks through the same paper line by line, if you want a second telling.
+#
+# ## What you need from earlier chapters
+#
+# Only the preface's `start_chapter` (seeds and device). This is the first chapter that builds
+# something, so it borrows twice from the next one, and says so where it happens: `GPTConfig`
+# (the model's settings, from chapter 02's `mingpt_lite.config`) to size an attention layer, and
+# `GPT` (the whole model, built in chapter 02) in sections 6 and 7, used only as a closed box that
+# turns token ids into logits with our attention inside every block.
+#
 # Attention is a weighted average. Position $t$ looks at the vectors of the positions it
 # is allowed to see, decides how much each one matters to it, and takes the average of
 # what they offer with those weights. This chapter builds that idea up from a plain
@@ -40,7 +55,7 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 
-from mingpt_lite import GPT, GPTConfig
+from mingpt_lite import GPT, GPTConfig  # both built in chapter 02; used here as described above
 from mingpt_lite.attention import CausalSelfAttention, explicit_attention
 from mingpt_lite.notebook import start_chapter
 
@@ -64,6 +79,12 @@ generator = torch.Generator().manual_seed(0)  # every random tensor below comes 
 # at $t$ is the weighted average of the values:
 #
 # $$y_t = \sum_s w_{ts}\, v_s, \qquad w_{ts} = \frac{\exp(q_t\cdot k_s)}{\sum_{s'} \exp(q_t \cdot k_{s'})}.$$
+#
+# The whole computation, with this section's sizes ($T = 6$ positions, $C = 8$ input channels,
+# queries, keys and values of width $D = 4$), fits in one picture. The scores in it are
+# already divided by $\sqrt{D}$, which section 3 explains; the numbers are made up for the drawing.
+#
+# ![x of shape (6, 8) is multiplied by three (8, 4) matrices to give q, k and v, each (6, 4); q times k transposed, divided by the square root of D, gives a (6, 6) matrix of scores; a softmax along each row turns them into weights whose rows sum to one; the weights times v give y, of shape (6, 4), each row a weighted average of the rows of v](figures/01_attention_weighted_average.svg)
 
 # %%
 T, C, D = 6, 8, 4  # positions, input channels, query/key/value size
@@ -123,7 +144,9 @@ print("loop and matrix form agree to 1e-12")
 #   nearly one-hot, so the scores barely learn.
 #
 # Dividing the scores by $\sqrt{d}$ brings their variance back to 1 whatever the head size.
-# First the variance itself:
+# This is the "scaled" in the Transformer paper's "scaled dot-product attention"; its footnote 4
+# gives the same variance argument ([Vaswani et al. 2017](https://arxiv.org/abs/1706.03762),
+# section 3.2.1). First the variance itself:
 
 # %%
 for d in (4, 64, 1024):
@@ -199,8 +222,10 @@ assert max(scaled_entropy) - min(scaled_entropy) < 0.1       # ...and the same a
 assert raw_jac[-1] < scaled_jac[-1] / 4                      # saturated softmax: small gradient
 
 # %% [markdown]
-# From now on the scores are always $q\cdot k / \sqrt{d}$. (GPT-2 and minGPT use exactly this
-# scale; PyTorch's `scaled_dot_product_attention` uses it by default.)
+# From now on the scores are always $q\cdot k / \sqrt{d}$. (GPT-2 and
+# [minGPT](https://github.com/karpathy/minGPT) use exactly this scale; PyTorch's
+# [`scaled_dot_product_attention`](https://pytorch.org/docs/stable/generated/torch.nn.functional.scaled_dot_product_attention.html)
+# uses it by default.)
 #
 # ## 4. The causal mask
 #
@@ -231,6 +256,8 @@ def causal_attend_loop(q, k, v):
 # those weights come out exactly zero and the remaining ones are renormalised to sum to
 # one, which is precisely the loop over $s \le t$. (Zeroing weights *after* the softmax
 # would leave rows that no longer sum to one.)
+#
+# ![The (6, 6) score matrix; every entry above the diagonal, where the key position s is later than the query position t, is replaced by minus infinity; after the row-wise softmax those entries are exactly 0, row 0 puts all its weight on itself and row 5 spreads it over all six positions](figures/01_causal_mask.svg)
 
 # %%
 def attend(q, k, v, causal=True):
@@ -254,8 +281,10 @@ print(w_causal.numpy().round(2))
 # %% [markdown]
 # The printed weights are lower-triangular: row $t$ spreads its attention over columns
 # $0..t$. Our `attend` is, line for line, what `mingpt_lite.attention.explicit_attention`
-# does, and both equal PyTorch's fused `F.scaled_dot_product_attention(..., is_causal=True)`,
-# which never builds the $T\times T$ matrix in memory on the kernels that support it:
+# does, and both equal PyTorch's fused
+# [`F.scaled_dot_product_attention(..., is_causal=True)`](https://pytorch.org/docs/stable/generated/torch.nn.functional.scaled_dot_product_attention.html),
+# which on the kernels that support it never builds the $T\times T$ matrix in memory (the
+# FlashAttention idea, [Dao et al. 2022](https://arxiv.org/abs/2205.14135)):
 
 # %%
 qb, kb, vb = (torch.randn(2, 3, 10, 16, generator=generator, dtype=torch.float64) for _ in range(3))  # (B, H, T, D)
@@ -280,7 +309,10 @@ print("attend == explicit_attention == scaled_dot_product_attention (float64, at
 # Splitting costs nothing: one linear layer produces queries, keys and values for all heads
 # together, a `view` cuts the channel axis into (head, channel), and a `transpose` moves the
 # head axis next to the batch axis, so every head becomes just another batch entry of
-# `attend`. Merging undoes the two steps.
+# `attend`. Merging undoes the two steps. With $B = 2$ sequences, $T = 6$ positions,
+# $C = 8$ channels and $H = 2$ heads of $D = 4$, the sizes used below:
+#
+# ![x of shape (B, T, C) = (2, 6, 8), channels 0-3 in one colour and 4-7 in another, becomes through view and transpose a (2, 2, 6, 4) tensor: for each of the two sequences, head 0 holds channels 0-3 and head 1 channels 4-7 as separate (6, 4) matrices; attention runs on each of the four (T, D) problems; transpose and reshape put the heads side by side again into (2, 6, 8)](figures/01_head_split.svg)
 
 # %%
 def split_heads(t, n_head):
@@ -295,7 +327,7 @@ def merge_heads(t):
     return t.transpose(1, 2).reshape(B, T, H * D)
 
 
-B, T, C, H = 2, 7, 12, 3
+B, T, C, H = 2, 6, 8, 2
 xb = torch.randn(B, T, C, generator=generator, dtype=torch.float64)
 assert split_heads(xb, H).shape == (B, H, T, C // H)
 assert torch.equal(merge_heads(split_heads(xb, H)), xb)  # a pure rearrangement
@@ -340,7 +372,9 @@ print("batched heads == one head at a time")
 # ### Against `mingpt_lite`
 #
 # `mingpt_lite.attention.CausalSelfAttention` holds the same two linear maps, named
-# `qkv` and `residual_proj` (it writes into the residual stream, chapter 2). It has two
+# `qkv` and `residual_proj` (it writes into the residual stream, which chapter 02 introduces).
+# It takes its sizes from a `GPTConfig` (chapter 02's settings object; here we fill in only the
+# vocabulary, block size, heads and width). It has two
 # paths: `attention="explicit"` writes out scores, mask and softmax like our `attend`, and
 # is the one taken whenever `return_weights=True`; `attention="fast"` calls
 # `scaled_dot_product_attention`. We copy its weights into our function and ask for
@@ -379,11 +413,14 @@ print("chapter == CausalSelfAttention (explicit, with weights) == CausalSelfAtte
 # it, scaled up, as both query and key. A query then scores high only against keys holding
 # the same character, so each position attends to the earlier occurrences of its own
 # character (and itself). Trained models learn heads that match on content in this way (the
-# "induction heads" of interpretability work look for earlier copies of the current token
+# ["induction heads"](https://transformer-circuits.pub/2022/in-context-learning-and-induction-heads/index.html)
+# of interpretability work, Olsson et al. 2022, look for earlier copies of the current token
 # and then attend to whatever followed them).
 #
-# **A GPT at initialisation.** All weights start small (std 0.02), so every score is close
-# to zero and the softmax is close to uniform: an untrained GPT's attention is nearly the
+# **A GPT at initialisation.** Here we borrow chapter 02's `GPT`: we only need a freshly built
+# model and the weights of its first attention layer, which `return_attention=True` hands back.
+# All its weights start small (std 0.02, the initialisation chapter 03 explains), so every score
+# is close to zero and the softmax is close to uniform: an untrained GPT's attention is nearly the
 # plain average over the prefix, $w_{ts} \approx 1/(t+1)$, the weighted average of section 1
 # with all weights equal.
 
@@ -443,6 +480,12 @@ plt.show()
 #
 # The second test catches leaks the first could miss by luck. We capture the token
 # embeddings with a forward hook on `token_embedding`, so the model itself is untouched.
+#
+# The test needs a whole model, so we borrow chapter 02's `GPT` once more, as a closed box:
+# token ids in, logits out, our attention (with its mask) inside each of its blocks. Its option
+# `norm` places the LayerNorm in three different ways, which chapter 02 explains; here it only
+# matters that the mask must hold whichever wiring surrounds it, so we test all three, on both
+# attention paths.
 
 # %%
 def future_leak_report(model, idx, t):
@@ -470,7 +513,7 @@ def future_leak_report(model, idx, t):
 
 idx = torch.randint(0, 10, (2, 12), generator=generator)  # (B, T)
 for attention_path in ("fast", "explicit"):
-    for norm in ("pre", "post", "notes-bug"):  # the LayerNorm placements of chapter 2
+    for norm in ("pre", "post", "notes-bug"):  # the three LayerNorm placements chapter 02 explains
         cfg = GPTConfig.from_preset("gpt-nano", vocab_size=10, block_size=12, dropout=0.0,
                                     attention=attention_path, norm=norm)
         model = GPT(cfg).double().eval()
@@ -502,30 +545,58 @@ print(f"leaky model: past logits moved by {logit_change:.2e}, future gradient up
 # The leak is found by both halves of the test. `mingpt_lite`'s unit tests repeat the check
 # (tests/test_model.py), so a change to the package that opens a leak fails there too.
 #
-# ## Summary
+# ## What you learned
 #
 # - Attention is a weighted average of values; the weights are a softmax of query–key
 #   scores. The loop and the matrix form $\mathrm{softmax}(QK^\top/\sqrt{d})\,V$ agree.
 # - Dividing by $\sqrt{d}$ keeps the scores at unit variance, so the softmax neither
 #   saturates nor kills its own gradient as heads grow.
-# - The causal mask sets future scores to $-\infty$ before the softmax; the future-leak
-#   test proves, on the whole model, that no position reads ahead.
-# - Multi-head attention is a reshape: heads become a batch dimension.
+# - The causal mask sets future scores to $-\infty$ *before* the softmax; the future-leak
+#   test (a changed future token, and an exactly zero gradient) proves on the whole model that
+#   no position reads ahead, and it fails when the mask is removed.
+# - Multi-head attention is a reshape: (B, T, C) → (B, H, T, D), heads become a batch
+#   dimension, and the merge undoes it exactly.
 # - Our function equals `mingpt_lite`'s `CausalSelfAttention` on both paths and PyTorch's
 #   `scaled_dot_product_attention`, to $10^{-12}$ in float64.
 #
-# ## What to try
+# ## Exercises
 #
-# 1. Remove the `/ math.sqrt(D)` in `attend` and rerun the comparison with
-#    `scaled_dot_product_attention`: which assertion fails, and by how much? Then pass
-#    `scale=1.0` to the torch function and make them agree again.
-# 2. In `softmax_statistics`, replace the scale $1/\sqrt{d}$ with $1/d$. What happens to
-#    the largest weight and the entropy as $d$ grows, and why is that just as bad?
-# 3. Change the hand-built head so that each position attends to the *previous* position
-#    instead of the same character (hint: use one-hot positions, shifted by one, for the
-#    queries).
-# 4. Break the mask differently: let each position also see just the next one, by copying
-#    `torch.ones(12, 12, dtype=torch.bool).tril(diagonal=1)` into each block's
-#    `attn.causal_mask`. Does the future-leak test catch it for every $t$?
-# 5. Time `attend` against `F.scaled_dot_product_attention` in float32 for $T = 1024$,
-#    $D = 64$, 12 heads. How much memory does the $T\times T$ weight matrix take per layer?
+# Each exercise has [a worked solution](solutions/01_attention.ipynb). Where the answer is code
+# or a number, a checker tells you whether it is right, and if not, what is wrong:
+# `from mingpt_lite.exercises import check; check("1.1", my_attention)`.
+#
+# ### Exercise 1.1 (implement): causal attention from scratch
+#
+# Without looking back at `attend`, write `my_attention(q, k, v)` for `q`, `k`, `v` of shape
+# (..., T, D) that returns the output (..., T, D) of causal scaled dot-product attention (you
+# may also return `(output, weights)`). Check it with
+# `from mingpt_lite.exercises import check; check("1.1", my_attention)`: the checker runs it
+# on one (6, 4) sequence and on a (2, 3, 7, 4) batch, compares with
+# `mingpt_lite.attention.explicit_attention`, and names the usual mistakes (a leak of future
+# positions, a missing $1/\sqrt{d}$, the softmax over the wrong axis, masking after the softmax,
+# code that works only without a batch). [Worked solution](solutions/01_attention.ipynb).
+#
+# ### Exercise 1.2 (predict): how far does a one-step leak reach?
+#
+# Break the mask of an explicit-attention gpt-nano (3 layers, `block_size=12`) so that each
+# position may also see the *next* one: copy `torch.ones(12, 12, dtype=torch.bool).tril(diagonal=1)`
+# into every block's `attn.causal_mask`. Before running anything, predict: the tokens at which
+# future positions can change the logits at position 2? Write your answer as a list and call
+# `check("1.2", my_list)`. Then confirm it yourself by backpropagating from the logits at
+# position 2 to the token embeddings, as `future_leak_report` does, and listing the positions
+# with a non-zero gradient. [Worked solution](solutions/01_attention.ipynb).
+#
+# ### Exercise 1.3 (change): a previous-token head
+#
+# Change the hand-built head of section 6 so that every position $t \ge 1$ attends to the
+# *previous* position $t-1$ instead of to earlier copies of its own character (position 0 can
+# only attend to itself). Hint: use one-hot *positions* instead of one-hot characters, and
+# shift the queries by one. Pass your (T, T) weights to `check("1.3", weights)`.
+# [Worked solution](solutions/01_attention.ipynb).
+#
+# ### Exercise 1.4 (explain): why $\sqrt{d}$ and not $d$?
+#
+# Section 3 divides the scores by $\sqrt{d}$. Someone proposes dividing by $d$, "to be safe".
+# Change the scale in `softmax_statistics` and measure the largest weight and the entropy for
+# $d$ from 2 to 1024. What happens as $d$ grows, why, and why is it just as bad for a model as
+# no scaling at all? [Worked solution](solutions/01_attention.ipynb).
