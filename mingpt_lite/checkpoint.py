@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 
 from .config import GPTConfig
 from .model import GPT
@@ -37,28 +37,31 @@ def _stored_state(model: GPT) -> dict[str, torch.Tensor]:
 def save_model(model: GPT, path: str | os.PathLike) -> Path:
     """Write ``model``'s weights and config to ``path`` (a ``.safetensors`` file).
 
-    The file is written next to its destination and renamed into place, so a crash
-    mid-write leaves any earlier file at ``path`` intact.
+    The file is written next to its destination, flushed to disk and renamed into
+    place (:func:`~mingpt_lite.training_state.write_atomically`), so a crash mid-write
+    leaves any earlier file at ``path`` intact, and a full disk is reported as such.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    from .training_state import write_atomically
+
     metadata = {CONFIG_KEY: model.config.to_json(), FORMAT_KEY: "pt"}
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in _stored_state(model).items()}
-    save_file(tensors, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
-    return path
+    return write_atomically(path, lambda f: f.write(safetensors_bytes(tensors, metadata=metadata)))
 
 
-def check_state_dict(model: GPT, tensors: dict[str, torch.Tensor]) -> None:
-    """Raise :class:`CheckpointError` unless ``tensors`` has exactly the model's names and shapes."""
+def check_state_dict(model: GPT, tensors: dict) -> None:
+    """Raise :class:`CheckpointError` unless ``tensors`` has exactly the model's names and shapes.
+
+    ``tensors`` maps names to tensors, or to bare shapes (so a file can be checked
+    before anything is read from it); ``model`` may live on the meta device.
+    """
     expected = {name: tuple(t.shape) for name, t in _stored_state(model).items()}
-    missing = sorted(set(expected) - set(tensors))
-    unexpected = sorted(set(tensors) - set(expected))
+    shapes = {name: tuple(t.shape) if isinstance(t, torch.Tensor) else tuple(t) for name, t in tensors.items()}
+    missing = sorted(set(expected) - set(shapes))
+    unexpected = sorted(set(shapes) - set(expected))
     misshaped = sorted(
-        f"{name}: file {tuple(tensors[name].shape)} vs model {expected[name]}"
-        for name in set(expected) & set(tensors)
-        if tuple(tensors[name].shape) != expected[name]
+        f"{name}: file {shapes[name]} vs model {expected[name]}"
+        for name in set(expected) & set(shapes)
+        if shapes[name] != expected[name]
     )
     problems = []
     if missing:
@@ -71,21 +74,43 @@ def check_state_dict(model: GPT, tensors: dict[str, torch.Tensor]) -> None:
         raise CheckpointError("checkpoint does not match the model: " + " | ".join(problems))
 
 
+def empty_model(config: GPTConfig) -> GPT:
+    """A GPT of ``config`` on the meta device: every shape, no memory, nothing computed."""
+    with torch.device("meta"):
+        return GPT(config)
+
+
 def load_model(path: str | os.PathLike, device: str | torch.device | None = None) -> GPT:
-    """Rebuild the model stored by :func:`save_model` (config from the file's header), on ``device``."""
+    """Rebuild the model stored by :func:`save_model` (config from the file's header), on ``device``.
+
+    The header's config is checked against the file's tensor shapes (on a model
+    without memory) before the model is built or any tensor is read, so a damaged or
+    hostile header cannot make it allocate a model of its choosing.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    with safe_open(str(path), framework="pt") as f:
-        metadata = f.metadata() or {}
-        if CONFIG_KEY not in metadata:
-            raise CheckpointError(
-                f"{path} has no {CONFIG_KEY!r} entry in its header: it was not written by save_model"
-            )
-        config = GPTConfig.from_json(metadata[CONFIG_KEY])
-        tensors = {name: f.get_tensor(name) for name in f.keys()}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            if CONFIG_KEY not in metadata:
+                raise CheckpointError(
+                    f"{path} has no {CONFIG_KEY!r} entry in its header: it was not written by save_model"
+                )
+            try:
+                config = GPTConfig.from_json(metadata[CONFIG_KEY])
+            except (ValueError, TypeError) as err:
+                raise CheckpointError(f"{path}: the model config in its header is invalid: {err}") from None
+            try:
+                check_state_dict(empty_model(config), {name: f.get_slice(name).get_shape() for name in f.keys()})
+            except CheckpointError as err:
+                raise CheckpointError(f"{path}: {err}") from None
+            tensors = {name: f.get_tensor(name) for name in f.keys()}
+    except CheckpointError:
+        raise
+    except Exception as err:  # safetensors' own errors: a truncated or foreign file
+        raise CheckpointError(f"cannot read {path} as a safetensors checkpoint: {err}") from err
     model = GPT(config)
-    check_state_dict(model, tensors)
     # strict=False only because a tied head is stored once; check_state_dict has
     # already verified that every other name and shape matches.
     model.load_state_dict(tensors, strict=not config.tie_weights)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -409,6 +410,36 @@ def load_corpus(name: str) -> str:
     return CORPORA[name]()
 
 
+def read_text_file(path: str | os.PathLike) -> str:
+    """The text of a file: UTF-8 (a byte-order mark is dropped) or UTF-16 with its byte-order mark.
+
+    Anything else (a binary file, Latin-1, UTF-16 without a mark) is a ValueError that
+    names the file and the first offending byte, instead of a bare UnicodeDecodeError.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a text file")
+    if not path.is_file():
+        raise FileNotFoundError(f"no text file at {path}")
+    raw = path.read_bytes()
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{path} starts like UTF-16 text but is not ({err.reason} at byte {err.start})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{path} is not UTF-8 text: byte 0x{raw[err.start]:02x} at offset {err.start} cannot be decoded "
+            f"(a binary file, or another encoding such as Latin-1; convert it, e.g. "
+            f"iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix})"
+        ) from None
+    if "\x00" in text:
+        raise ValueError(f"{path} holds NUL bytes: it looks like a binary file, not text")
+    return text
+
+
 class CharDataset:
     """A text as a stream of characters: vocabulary, encode/decode, train/val split, random windows.
 
@@ -453,10 +484,7 @@ class CharDataset:
     @classmethod
     def from_file(cls, path: str | os.PathLike, block_size: int = 64, val_fraction: float = 0.1, device=None):
         """Read a UTF-8 text file (e.g. Tiny Shakespeare) and build the dataset."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no text file at {path}")
-        return cls(path.read_text(encoding="utf-8"), block_size, val_fraction, device)
+        return cls(read_text_file(path), block_size, val_fraction, device)
 
     @classmethod
     def default(cls, block_size: int = 64, val_fraction: float = 0.1, device=None):
@@ -502,11 +530,14 @@ class CharDataset:
         if isinstance(ids, torch.Tensor):
             if ids.dim() != 1:
                 raise ValueError(f"decode takes one sequence (1-D), got shape {tuple(ids.shape)}")
+            if ids.is_floating_point() or ids.is_complex():
+                raise TypeError(f"token ids must be integers, got dtype {ids.dtype}")
             ids = ids.tolist()
-        try:
-            return "".join(self.chars[i] for i in ids)
-        except IndexError:
-            raise ValueError(f"token ids must lie in [0, {self.vocab_size})") from None
+        ids = list(ids)
+        bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i < self.vocab_size]
+        if bad:
+            raise ValueError(f"token ids must be integers in [0, {self.vocab_size}), got {bad[0]!r}")
+        return "".join(self.chars[i] for i in ids)
 
     def get_batch(
         self, split: str, batch_size: int, generator: torch.Generator | None = None, device=None
@@ -540,6 +571,7 @@ __all__ = [
     "CharDataset",
     "SortTask",
     "default_corpus",
+    "read_text_file",
     "load_corpus",
     "mix32",
     "sort_accuracy",

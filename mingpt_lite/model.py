@@ -36,6 +36,8 @@ def check_token_ids(idx, config: GPTConfig, check_range: bool = True) -> None:
             f"token ids must be an integer tensor (torch.long), got dtype {idx.dtype}; "
             f"did you pass embeddings or probabilities instead of ids?"
         )
+    if idx.dtype not in (torch.long, torch.int32):  # what nn.Embedding accepts
+        raise TypeError(f"token ids must be torch.long (or torch.int32), got dtype {idx.dtype}; convert with ids.long()")
     if idx.dim() != 2:
         raise ValueError(f"token ids must have shape (batch, time), got shape {tuple(idx.shape)}")
     T = idx.size(1)

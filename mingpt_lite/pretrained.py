@@ -42,12 +42,25 @@ _MASK_BUFFER = re.compile(r"^h\.\d+\.attn\.(bias|masked_bias)$")
 _BLOCK_KEY = re.compile(r"^h\.(\d+)\.(.+)\.(weight|bias)$")
 # OpenAI's released sizes: width -> heads (the shapes cannot tell us the heads).
 _HEADS_BY_WIDTH = {768: 12, 1024: 16, 1280: 20, 1600: 25}
+# A hub model id: "name" or "owner/name", nothing that looks like a local path.
+_HUB_NAME = re.compile(r"^(?![./~])[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$")
+
+
+def _read_config(file: Path) -> dict:
+    """A Hugging Face config.json, or {} if there is none; a damaged one is an error naming it."""
+    if not file.is_file():
+        return {}
+    try:
+        config = json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{file} is not valid JSON ({err}); fix or delete it") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{file} should hold a JSON object, got {type(config).__name__}")
+    return config
 
 
 def _read_folder(folder: Path) -> tuple[dict[str, torch.Tensor], dict]:
-    config = {}
-    if (folder / "config.json").is_file():
-        config = json.loads((folder / "config.json").read_text())
+    config = _read_config(folder / "config.json")
     files = sorted(folder.glob("*.safetensors"))
     if files:
         tensors = {}
@@ -63,7 +76,10 @@ def _read_folder(folder: Path) -> tuple[dict[str, torch.Tensor], dict]:
 def _read_safetensors(file: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
-    return load_file(str(file), device="cpu")
+    try:
+        return load_file(str(file), device="cpu")
+    except Exception as err:  # a truncated or foreign file
+        raise CheckpointError(f"cannot read {file} as safetensors: {err}") from err
 
 
 def _download(name: str) -> Path:
@@ -91,16 +107,19 @@ def _load_source(source) -> tuple[dict[str, torch.Tensor], dict]:
         config = hf_config.to_dict() if hasattr(hf_config, "to_dict") else {}
         return source.state_dict(), config
     if isinstance(source, (str, Path)):
-        path = Path(source)
+        path = Path(source).expanduser()
         if path.is_dir():
             return _read_folder(path)
         if path.is_file():
             if path.suffix != ".safetensors":
                 raise ValueError(f"{path}: expected a .safetensors file or a folder")
-            config_file = path.with_name("config.json")
-            config = json.loads(config_file.read_text()) if config_file.is_file() else {}
-            return _read_safetensors(path), config
-        return _read_folder(_download(str(source)))
+            return _read_safetensors(path), _read_config(path.with_name("config.json"))
+        if isinstance(source, Path) or not _HUB_NAME.match(str(source)):
+            raise FileNotFoundError(f"no such file or folder: {source}")
+        try:
+            return _read_folder(_download(str(source)))
+        except OSError as err:
+            raise OSError(f"no such file or folder: {source}; and as a hub model name: {err}") from err
     raise TypeError(
         "source must be a model name, a folder, a .safetensors file, a state dict or a "
         f"GPT2LMHeadModel, got {type(source).__name__}"
@@ -145,6 +164,12 @@ def convert_gpt2_state_dict(hf_state: Mapping[str, torch.Tensor]) -> tuple[dict[
     if not tied:
         tensors["lm_head.weight"] = head
     layers = {int(k.split(".")[1]) for k in tensors if k.startswith("blocks.")}
+    gaps = sorted(set(range(max(layers) + 1)) - layers) if layers else []
+    if gaps:
+        raise CheckpointError(
+            f"GPT-2 checkpoint has no tensors at all for layer(s) {', '.join(map(str, gaps))} "
+            f"(h.{gaps[0]}.*) but has layers up to {max(layers)}"
+        )
     facts = {
         "vocab_size": wte.shape[0],
         "n_embd": wte.shape[1],
@@ -169,7 +194,13 @@ def load_gpt2(source, **overrides) -> GPT:
     """
     hf_state, hf_config = _load_source(source)
     tensors, facts = convert_gpt2_state_dict(hf_state)
-    n_head = overrides.pop("n_head", None) or hf_config.get("n_head") or _HEADS_BY_WIDTH.get(facts["n_embd"])
+    if "n_layer" in hf_config and "n_layer" not in overrides:
+        # the depth the checkpoint claims, so that missing layers are named below, not dropped
+        facts["n_layer"] = hf_config["n_layer"]
+    if "n_head" in overrides:
+        n_head = overrides.pop("n_head")  # even 0 or None: GPTConfig says what is wrong with it
+    else:
+        n_head = hf_config.get("n_head") or _HEADS_BY_WIDTH.get(facts["n_embd"])
     if n_head is None:
         raise ValueError(
             f"cannot tell the number of heads for width {facts['n_embd']} from the tensors; pass n_head=..."
@@ -182,11 +213,16 @@ def load_gpt2(source, **overrides) -> GPT:
             f"checkpoint uses activation {hf_config['activation_function']!r}; mingpt_lite's MLP is tanh-GELU"
         )
     fields.update(overrides)
-    config = GPTConfig(**fields)
+    try:
+        config = GPTConfig(**fields)
+    except ValueError as err:
+        raise ValueError(f"cannot build the model for these weights: {err}") from None
     if not config.tie_weights and "lm_head.weight" not in tensors:
         # asked to untie a tied checkpoint: the head starts as a copy of the embedding
         tensors["lm_head.weight"] = tensors["token_embedding.weight"].clone()
+    from .checkpoint import empty_model
+
+    check_state_dict(empty_model(config), tensors)  # names and shapes first, then the real model
     model = GPT(config)
-    check_state_dict(model, tensors)
     model.load_state_dict(tensors, strict=not config.tie_weights)
     return model.eval()

@@ -18,9 +18,14 @@ What is added around it, and why:
   which would stall the GPU every step);
 * bf16 autocast and the fused AdamW kernel on CUDA, optional ``torch.compile``;
 * warmup + cosine learning rate, gradient clipping, held-out evaluation;
-* checkpoints that resume exactly (see :mod:`mingpt_lite.training_state`), and a
-  loss that turns NaN or infinite stops the run with a clear error instead of
-  silently training garbage (the last good checkpoint is kept).
+* checkpoints that resume exactly (see :mod:`mingpt_lite.training_state`); the
+  last two are kept, and a run with checkpoints also saves its starting point;
+* a run that diverges stops with a clear error instead of silently training
+  garbage: a loss or gradient that turns NaN or infinite, or a loss far above
+  anything a healthy run shows (``divergence_factor``). The check reads the losses
+  the loop already reads back for logging, so it adds no device sync. The error
+  names the newest checkpoint written *before* the run went bad, and if the newest
+  one was written after, it is set aside so that resuming picks up the good one.
 """
 
 from __future__ import annotations
@@ -42,8 +47,17 @@ import torch
 from .device import pick_device
 from .loss import lm_loss
 from .model import check_token_ids
+from .config import BOOL, CHOICE, INT, REAL, validate_fields
 from .optim import RULES, configure_adamw
-from .training_state import TrainingStateError, atomic_save, load_state, restore_rng_states, rng_states
+from .training_state import (
+    TrainingStateError,
+    atomic_save,
+    load_state,
+    previous_path,
+    remove_stale_temporaries,
+    restore_rng_states,
+    rng_states,
+)
 
 EVENTS = (
     "on_train_start",  # before the first step of train()
@@ -58,8 +72,22 @@ LR_SCHEDULES = ("constant", "cosine")
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
-class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite; the message names the iteration."""
+class DivergenceError(RuntimeError):
+    """The run diverged: the message names the iteration and the checkpoint to continue from.
+
+    Attributes:
+        iteration: the first iteration whose weights are known to be bad.
+        checkpoint: ``(iteration, path)`` of the newest checkpoint written before that, or None.
+    """
+
+    def __init__(self, message: str, iteration: int = -1, checkpoint: tuple[int, str] | None = None):
+        super().__init__(message)
+        self.iteration = iteration
+        self.checkpoint = checkpoint
+
+
+class NonFiniteLossError(DivergenceError):
+    """The training loss (or the gradient's norm) became NaN or infinite."""
 
 
 @dataclass
@@ -94,6 +122,11 @@ class TrainerConfig:
         progress: show a tqdm progress bar.
         checkpoint_path: where :meth:`Trainer.train` saves the run (None: never).
         checkpoint_interval: save every this many steps (0: only at the end and on interruption).
+            With an interval, the starting point (iteration 0) is saved too. Each save keeps the
+            file it replaces as ``<name>.previous.pt`` (see :func:`~mingpt_lite.training_state.previous_path`).
+        divergence_factor: stop when a training loss exceeds this many times the larger of the
+            run's first loss and ``log(vocab_size)`` (the loss of a uniform guess): a model that
+            much worse than knowing nothing has diverged. None: stop only on NaN or infinity.
     """
 
     max_iters: int = 2000
@@ -118,33 +151,49 @@ class TrainerConfig:
     progress: bool = True
     checkpoint_path: str | None = None
     checkpoint_interval: int = 0
+    divergence_factor: float | None = 4.0
 
     def __post_init__(self) -> None:
-        for name in ("max_iters", "warmup_iters", "eval_interval", "checkpoint_interval"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"TrainerConfig.{name} must be a non-negative integer, got {value!r}")
-        for name in ("batch_size", "eval_iters", "log_interval"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"TrainerConfig.{name} must be a positive integer, got {value!r}")
-        if self.eval_batch_size is not None and self.eval_batch_size < 1:
-            raise ValueError(f"eval_batch_size must be positive, got {self.eval_batch_size!r}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
-        if not 0 <= self.min_lr <= self.learning_rate:
-            raise ValueError(f"min_lr must be in [0, learning_rate], got {self.min_lr!r}")
+        validate_fields(self, _TRAINER_RULES)
+        if not self.min_lr <= self.learning_rate:
+            raise ValueError(
+                f"TrainerConfig.min_lr must be in [0, learning_rate={self.learning_rate}], got {self.min_lr!r}"
+            )
+        if isinstance(self.betas, (str, bytes)) or not hasattr(self.betas, "__len__") or len(self.betas) != 2:
+            raise ValueError(f"TrainerConfig.betas must be two numbers in [0, 1), got {self.betas!r}")
         self.betas = tuple(self.betas)
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.decay_rule not in RULES:
-            raise ValueError(f"decay_rule must be one of {RULES}, got {self.decay_rule!r}")
-        if self.grad_clip is not None and self.grad_clip < 0:
-            raise ValueError(f"grad_clip must be positive (or None), got {self.grad_clip!r}")
+        for k, beta in enumerate(self.betas):
+            REAL(0, 1, high_open=True).check(f"TrainerConfig.betas[{k}]", beta)
+        if self.device is not None and not isinstance(self.device, (str, torch.device)):
+            raise TypeError(f"TrainerConfig.device must be a string such as 'cpu' or 'cuda', got {self.device!r}")
+        if self.checkpoint_path is not None and not isinstance(self.checkpoint_path, (str, os.PathLike)):
+            raise TypeError(f"TrainerConfig.checkpoint_path must be a path or None, got {self.checkpoint_path!r}")
+
+
+# Seeds: torch takes 64-bit seeds; the Trainer adds small offsets (per split, per process).
+_MAX_SEED = 2**63 - 1
+_TRAINER_RULES = {
+    "max_iters": INT(0),
+    "batch_size": INT(1),
+    "learning_rate": REAL(0, low_open=True),
+    "weight_decay": REAL(0),
+    "decay_rule": CHOICE(*RULES),
+    "grad_clip": REAL(0, optional=True),
+    "lr_schedule": CHOICE(*LR_SCHEDULES),
+    "warmup_iters": INT(0),
+    "min_lr": REAL(0),
+    "eval_interval": INT(0),
+    "eval_iters": INT(1),
+    "eval_batch_size": INT(1, optional=True),
+    "log_interval": INT(1),
+    "seed": INT(0, _MAX_SEED),
+    "precision": CHOICE(*PRECISIONS),
+    "compile": BOOL(),
+    "fused_adamw": BOOL(optional=True),
+    "progress": BOOL(),
+    "checkpoint_interval": INT(0),
+    "divergence_factor": REAL(1, low_open=True, optional=True),
+}
 
 
 def learning_rate_at(config: TrainerConfig, it: int) -> float:
@@ -233,10 +282,14 @@ class Trainer:
         self.evaluations: list[dict] = []
         self.train_time = 0.0
         self.last_checkpoint: tuple[int, str] | None = None  # (iteration, path) of the last save
+        self._saved: list[tuple[int, str]] = []  # the last two saves to checkpoint_path, newest last
         self.stop_requested = False
+        self.saved_config: dict | None = None  # the config a resumed run was saved with
         self._timed_iters = 0
         self._pending = 0  # steps whose losses are still only on the device
         self._loss_buffer = torch.zeros(config.log_interval, device=self.device)
+        # the clipped gradient's norm per step (clipping computes it anyway), read with the losses
+        self._grad_norm_buffer = torch.zeros(config.log_interval, device=self.device)
         self._interrupted = False
 
     # -- set-up checks ----------------------------------------------------------------
@@ -263,9 +316,12 @@ class Trainer:
         probe = torch.Generator(device=self.device).manual_seed(self.config.seed + 7919)
         x, y = self.data.get_batch(self.splits[0], min(self.config.batch_size, 64), probe)
         check_token_ids(x, mc)  # full range check, once
-        high = int(y.max())
-        if high >= mc.vocab_size:
-            raise ValueError(f"targets hold token id {high}, outside the model's vocab_size {mc.vocab_size}")
+        high, low = int(y.max()), int(y.min())
+        if high >= mc.vocab_size or low < -1:
+            raise ValueError(
+                f"targets hold token ids from {low} to {high}; they must lie in [0, {mc.vocab_size}) "
+                f"(the model's vocab_size), or be -1 for positions without a loss"
+            )
 
     # -- callbacks ----------------------------------------------------------------------
     def add_callback(self, event: str, callback: Callable) -> Callable:
@@ -338,7 +394,8 @@ class Trainer:
         loss.backward()
         self.trigger("on_after_backward")
         if config.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+            self._grad_norm_buffer[self._pending] = norm  # stays on the device: no sync
         lr = self.lr_at(self.iter_num)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -349,33 +406,109 @@ class Trainer:
         self._pending += 1
 
     def _flush_losses(self) -> None:
-        """Bring the buffered losses to Python (one device sync) and check they are finite."""
+        """Bring the buffered losses to Python (one device sync) and check the run has not diverged."""
         if not self._pending:
             return
-        values = self._loss_buffer[: self._pending]
+        n = self._pending
+        values = self._loss_buffer[:n]
         if self.world_size > 1:  # the global batch's loss is the mean of the processes' losses
             import torch.distributed as dist
 
             values = values.clone()
             dist.all_reduce(values)
             values /= self.world_size
-        values = values.tolist()
+        clipping = bool(self.config.grad_clip)
+        read = torch.cat([values, self._grad_norm_buffer[:n]]) if clipping else values
+        read = read.tolist()  # the one read-back
+        values, norms = read[:n], (read[n:] if clipping else [0.0] * n)
         first = len(self.losses)
         self._pending = 0
-        for offset, value in enumerate(values):
-            if not math.isfinite(value):
-                self.losses.extend(values[:offset])
-                raise NonFiniteLossError(self._non_finite_message(first + offset, value))
+        first_loss = self.losses[0] if self.losses else values[0]
+        for offset, (value, norm) in enumerate(zip(values, norms)):
+            problem = self._divergence(first + offset, value, norm, first_loss)
+            if problem is not None:
+                bad_from, message, error = problem
+                self.losses.extend(values[: offset + (bad_from > first + offset)])
+                raise self._divergence_error(bad_from, message, error)
         self.losses.extend(values)
 
-    def _non_finite_message(self, it: int, value: float) -> str:
-        msg = f"the training loss became {value} at iteration {it}; training stopped there"
-        if self.last_checkpoint is not None:
-            at, path = self.last_checkpoint
-            msg += f". The last good checkpoint (iteration {at}) is kept at {path}"
+    def _divergence(self, it: int, loss: float, grad_norm: float, first_loss: float):
+        """None if step ``it`` looks healthy, else (first bad iteration, description, error class).
+
+        The first bad iteration is the first whose *weights* are bad: a loss is computed
+        from the weights after ``it`` steps, so a bad loss condemns those weights; a bad
+        gradient at step ``it`` condemns the weights after its update, ``it + 1``.
+        """
+        if not math.isfinite(loss):
+            return it, f"the training loss became {loss} at iteration {it}", NonFiniteLossError
+        if not math.isfinite(grad_norm):
+            return it + 1, f"the gradient's norm became {grad_norm} at iteration {it}", NonFiniteLossError
+        factor = self.config.divergence_factor
+        if factor is None:
+            return None
+        reference = first_loss if math.isfinite(first_loss) else loss
+        vocab = getattr(getattr(self.model, "config", None), "vocab_size", None)
+        if vocab:
+            reference = max(reference, math.log(vocab))
+        if loss > factor * reference:
+            return it, (
+                f"the training loss jumped to {loss:.4g} at iteration {it}, more than {factor:g} times "
+                f"{reference:.4g} (the larger of the run's first loss and log(vocab_size), a uniform "
+                f"guess's loss): the run diverged"
+            ), DivergenceError
+        return None
+
+    def _divergence_error(self, bad_from: int, what: str, error=DivergenceError) -> DivergenceError:
+        msg = f"{what}; training stopped there"
+        good, set_aside = self._checkpoint_before(bad_from)
+        if set_aside is not None:
+            msg += (
+                f". The newest checkpoint (iteration {set_aside[0]}) was written after the run went bad; "
+                f"it is set aside as {set_aside[1]}"
+            )
+        if good is not None:
+            self.last_checkpoint = good
+            msg += f". The last good checkpoint (iteration {good[0]}) is kept at {good[1]}"
+        elif set_aside is not None or self._saved:
+            msg += f"; no checkpoint from before iteration {bad_from} is left, so start again"
         else:
             msg += " (no checkpoint had been saved)"
-        return msg + "; try a lower learning_rate, warmup, or gradient clipping"
+        msg += "; try a lower learning_rate, warmup, or gradient clipping"
+        return error(msg, iteration=bad_from, checkpoint=good)
+
+    def _checkpoint_before(self, bad_from: int):
+        """(good, set_aside): the newest checkpoint written before iteration ``bad_from``.
+
+        If the newest one was written at or after ``bad_from`` (its weights produced the
+        bad loss), it is renamed ``<name>.diverged.pt`` and the previous one takes its
+        place, so resuming from ``checkpoint_path`` starts from good weights.
+        """
+        if not self._saved:
+            return None, None
+        at, path = self._saved[-1]
+        if at < bad_from:
+            return (at, path), None
+        newest = Path(path)
+        previous = previous_path(newest)
+        previous_at = None
+        if len(self._saved) > 1 and self._saved[-2][1] == path:
+            previous_at = self._saved[-2][0]
+        elif previous.is_file():
+            try:
+                previous_at = int(load_state(previous)["iter_num"])
+            except (OSError, TrainingStateError, KeyError):
+                previous_at = None
+        aside = newest.with_name(f"{newest.stem}.diverged{newest.suffix}")
+        if self.rank == 0 and newest.is_file():
+            os.replace(newest, aside)
+        if previous_at is not None and previous_at < bad_from and previous.is_file():
+            if self.rank == 0:
+                os.replace(previous, newest)
+            self._saved = [(previous_at, path)]
+            return (previous_at, path), (at, str(aside))
+        self._saved = []
+        self.last_checkpoint = None
+        return None, (at, str(aside))
 
     # -- the loop -----------------------------------------------------------------------------
     def train(self, max_iters: int | None = None) -> "Trainer":
@@ -392,9 +525,13 @@ class Trainer:
         self.stop_requested = False
         self.train_model.train()
         self.trigger("on_train_start")
+        if config.checkpoint_path and self.rank == 0:
+            remove_stale_temporaries(Path(config.checkpoint_path).parent)  # left by a killed run
         bar = _progress_bar(self, end)
         previous_handler = self._catch_interrupts()
         try:
+            if config.checkpoint_path and config.checkpoint_interval and self.iter_num == 0 and not self._saved:
+                self._save_run_checkpoint()  # the starting point: there is always one from before a divergence
             started = last = time.perf_counter()
             while self.iter_num < end and not self.stop_requested and not self._interrupted:
                 self._step()
@@ -421,17 +558,17 @@ class Trainer:
                 if evaluating:
                     self.evaluate()
                 if saving:
-                    self.save_checkpoint(config.checkpoint_path)
+                    self._save_run_checkpoint()
                 started = last = time.perf_counter()
             if self._interrupted:
                 if config.checkpoint_path:
-                    self.save_checkpoint(config.checkpoint_path)
+                    self._save_run_checkpoint()
                 raise KeyboardInterrupt(
                     f"training interrupted after iteration {self.iter_num}"
                     + (f"; saved to {config.checkpoint_path}" if config.checkpoint_path else "")
                 )
             if config.checkpoint_path and (not self.last_checkpoint or self.last_checkpoint[0] != self.iter_num):
-                self.save_checkpoint(config.checkpoint_path)
+                self._save_run_checkpoint()
         finally:
             bar.close()
             self._release_interrupts(previous_handler)
@@ -522,10 +659,14 @@ class Trainer:
         stored = state.get("model_config")
         model_config = getattr(self.model, "config", None)
         if stored is not None and hasattr(model_config, "to_json") and stored != model_config.to_json():
-            raise TrainingStateError(
-                f"the checkpoint was trained with a different model config:\n  checkpoint: {stored}\n"
-                f"  this model: {model_config.to_json()}"
+            import json
+
+            old, new = json.loads(stored), json.loads(model_config.to_json())
+            diff = ", ".join(
+                f"{k} {old.get(k, '(absent)')!r} in the checkpoint vs {new.get(k, '(absent)')!r} here"
+                for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
             )
+            raise TrainingStateError(f"the checkpoint was trained with a different model config: {diff}")
         try:
             self.model.load_state_dict(state["model"])
         except RuntimeError as err:
@@ -539,9 +680,12 @@ class Trainer:
         self._pending = 0
         restore_rng_states(state["rng"], {"data": self.data_generator})
 
-    def save_checkpoint(self, path: str | os.PathLike | None = None) -> Path:
+    def save_checkpoint(self, path: str | os.PathLike | None = None, keep_previous: bool = False) -> Path:
         """Write the run's state to ``path`` (default ``config.checkpoint_path``) atomically.
 
+        ``keep_previous`` keeps the file it replaces as ``<name>.previous.pt`` (the loop in
+        :meth:`train` does, so a divergence can fall back to it). A full disk raises
+        :class:`~mingpt_lite.training_state.DiskFullError` and leaves the earlier file intact.
         With several processes only rank 0 writes; the others wait for it.
         """
         path = Path(path or self.config.checkpoint_path or "")
@@ -549,7 +693,7 @@ class Trainer:
             raise ValueError("no checkpoint path: pass one or set TrainerConfig.checkpoint_path")
         state = self.state_dict()
         if self.rank == 0:
-            atomic_save(state, path)
+            atomic_save(state, path, keep_previous=keep_previous)
         if self.world_size > 1:
             import torch.distributed as dist
 
@@ -558,11 +702,18 @@ class Trainer:
         self.trigger("on_checkpoint")
         return path
 
+    def _save_run_checkpoint(self) -> None:
+        """A save of the loop: to ``config.checkpoint_path``, keeping the previous one."""
+        path = str(self.config.checkpoint_path)
+        self.save_checkpoint(path, keep_previous=True)
+        self._saved = [entry for entry in self._saved if entry[1] == path][-1:] + [(self.iter_num, path)]
+
     def load_checkpoint(self, path: str | os.PathLike) -> "Trainer":
         """Continue from a checkpoint written by :meth:`save_checkpoint`; returns self."""
         state = load_state(path, map_location="cpu")
         self.load_state_dict(state)
         self.last_checkpoint = (self.iter_num, str(path))
+        self._saved = [self.last_checkpoint]
         return self
 
     @classmethod
@@ -576,7 +727,25 @@ class Trainer:
         trainer = cls(model, data, config)
         trainer.load_state_dict(state)
         trainer.last_checkpoint = (trainer.iter_num, str(path))
+        trainer._saved = [trainer.last_checkpoint]
+        trainer.saved_config = dict(state["trainer_config"])
         return trainer
+
+    def config_changes(self) -> list[tuple[str, object, object]]:
+        """After :meth:`resume`: ``(field, saved value, value now)`` for each setting that changed.
+
+        Settings that only say where or how fast to run (device, compile, progress, paths)
+        and ``max_iters`` (continuing further is what resuming is for) are left out.
+        """
+        saved = getattr(self, "saved_config", None)
+        if saved is None:
+            return []
+        quiet = {"max_iters", "device", "compile", "fused_adamw", "progress", "checkpoint_path"}
+        now = _plain(dataclasses.asdict(self.config))
+        return [
+            (name, saved[name], now[name]) for name in now
+            if name not in quiet and name in saved and saved[name] != now[name]
+        ]
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -630,4 +799,4 @@ def _progress_bar(trainer: Trainer, end: int):
     return tqdm(total=end, initial=trainer.iter_num, desc="training", unit="it", mininterval=0.5)
 
 
-__all__ = ["EVENTS", "NonFiniteLossError", "Trainer", "TrainerConfig", "learning_rate_at"]
+__all__ = ["EVENTS", "DivergenceError", "NonFiniteLossError", "Trainer", "TrainerConfig", "learning_rate_at"]

@@ -1,6 +1,7 @@
 """The command line: help text, train/resume/eval/sample for the sort task and a char model."""
 
 import json
+import os
 
 import pytest
 
@@ -9,6 +10,12 @@ from mingpt_lite.train import build_parser, main
 
 # Tiny models: one thread (the fixture is in conftest.py).
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 TINY = ["--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--device", "cpu", "--no-progress"]
@@ -32,13 +39,15 @@ def test_sort_train_resume_eval_sample(tmp_path, capsys):
     out = tmp_path / "sort"
     common = ["sort", "--length", "4", "--batch-size", "16", "--lr", "1e-2", "--dropout", "0",
               "--out", str(out), "--checkpoint-interval", "10", *TINY]
-    main([*common, "--iters", "20"])
+    assert main([*common, "--iters", "20"]) == 0
     first = capsys.readouterr().out
     assert "trained 20 iterations" in first and "test" in first
-    assert {p.name for p in out.iterdir()} == {"model.safetensors", "training_state.pt", "data.json"}
+    assert {p.name for p in out.iterdir()} == {
+        "model.safetensors", "training_state.pt", "training_state.previous.pt", "data.json"}
+    assert {oct(p.stat().st_mode & 0o777) for p in out.iterdir()} == {oct(0o666 & ~_umask())}  # all alike
     assert json.loads((out / "data.json").read_text()) == {"kind": "sort", "length": 4, "num_digits": 3}
 
-    main([*common, "--iters", "30", "--resume"])
+    assert main([*common, "--iters", "30", "--resume"]) == 0
     resumed = capsys.readouterr().out
     assert "resuming at iteration 20 of 30" in resumed and "trained 30 iterations" in resumed
 
@@ -48,8 +57,8 @@ def test_sort_train_resume_eval_sample(tmp_path, capsys):
     main(["sample", "--run", str(out), "--prompt", "2 0 1 1", "--greedy", "--device", "cpu"])
     line = capsys.readouterr().out
     assert line.startswith("input [2, 0, 1, 1] -> model [")
-    with pytest.raises(SystemExit, match="needs 4 digits"):
-        main(["sample", "--run", str(out), "--prompt", "2 0 1", "--device", "cpu"])
+    assert main(["sample", "--run", str(out), "--prompt", "2 0 1", "--device", "cpu"]) == 2
+    assert "needs 4 digits" in capsys.readouterr().err
 
 
 def test_char_train_eval_sample(tmp_path, capsys):
@@ -67,13 +76,13 @@ def test_char_train_eval_sample(tmp_path, capsys):
     main(["sample", "--run", str(out), "--prompt", "the ", "--tokens", "10", "--device", "cpu"])
     sample = capsys.readouterr().out
     assert sample.startswith("the ") and len(sample.rstrip("\n")) == 14
-    with pytest.raises(SystemExit, match="vocabulary"):
-        main(["sample", "--run", str(out), "--prompt", "XYZ", "--device", "cpu"])
+    assert main(["sample", "--run", str(out), "--prompt", "XYZ", "--device", "cpu"]) == 2
+    assert "vocabulary" in capsys.readouterr().err
 
 
-def test_missing_run_is_a_clear_error(tmp_path):
-    with pytest.raises(SystemExit, match="not a finished run"):
-        main(["eval", "--run", str(tmp_path)])
+def test_missing_run_is_a_clear_error(tmp_path, capsys):
+    assert main(["eval", "--run", str(tmp_path)]) == 2
+    assert "not a finished run" in capsys.readouterr().err
 
 
 def test_bench_stable_point_needs_every_later_evaluation():
