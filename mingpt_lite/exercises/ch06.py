@@ -1,0 +1,114 @@
+"""Checkers for chapter 06 (the post-LN bug).
+
+- 6.1: ``post_ln_forward(block, x)``, a post-LN block's forward pass written from the block's own
+  sublayers. Compared with :class:`mingpt_lite.blocks.Block` built with ``norm="post"``; an attempt
+  that equals the ``"pre"`` or ``"notes-bug"`` wiring of the same block is named as such.
+- 6.2: the name of the parameter of post-LN's block 1 whose gradient at step 0 is largest
+  relative to the same parameter in block 2, measured here with one backward pass of the
+  package's 12-layer post-LN model (:func:`mingpt_lite.experiments.norm_model`).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from ..config import GPTConfig
+from ..data import SortTask
+from ..loss import lm_loss
+from . import Hint, checker
+
+
+def _block(norm: str, seed: int = 0):
+    from ..blocks import Block
+
+    torch.manual_seed(seed)
+    config = GPTConfig(vocab_size=3, block_size=11, n_layer=2, n_head=2, n_embd=8, dropout=0.0, norm=norm)
+    block = Block(config).double().eval()
+    # Larger sublayer outputs than GPT-2's init, so that the wirings differ by more than rounding.
+    with torch.no_grad():
+        for p in block.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    return block
+
+
+def _same(a, b) -> bool:
+    return isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a, b, rtol=0, atol=1e-10)
+
+
+@checker("6.1")
+def check_post_ln_forward(attempt) -> str:
+    """``attempt(block, x)`` equals ``Block(norm="post")(x)`` for the same block."""
+    block = _block("post")
+    x = torch.randn(2, 5, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    with torch.no_grad():
+        got = attempt(block, x.clone())
+        if not isinstance(got, torch.Tensor):
+            raise Hint(f"post_ln_forward returned a {type(got).__name__}; return the block's output tensor (B, T, C)")
+        if got.shape != x.shape:
+            raise Hint(f"the output has shape {tuple(got.shape)}; a block keeps the stream's shape {tuple(x.shape)}")
+        wanted = block(x)
+        if _same(got, wanted):
+            return "that is post-LN: add the sublayer's output to the stream, then normalise the sum."
+        block.norm = "pre"
+        if _same(got, block(x)):
+            raise Hint("that is pre-LN: x + attn(norm1(x)). In post-LN the LayerNorm comes after the "
+                       "addition: x = norm1(x + attn(x))")
+        block.norm = "notes-bug"
+        if _same(got, block(x)):
+            raise Hint("that is the notes' block: attention replaces x, so its input has no path around it. "
+                       "Add x back before normalising: x = norm1(x + attn(x))")
+        block.norm = "post"
+        a = block.norm1(x + block.attn(x))
+        if _same(got, a + block.mlp(a)) or _same(got, block.norm2(block.mlp(a))):
+            raise Hint("the attention half is right; the MLP half must be the same shape: x = norm2(x + mlp(x))")
+        if _same(got, block.norm2(block.mlp(block.norm1(block.attn(x))))):
+            raise Hint("no residual connection at all: each sublayer's input must be added to its output")
+    raise Hint("the output differs from a post-LN block's: compute x = norm1(x + attn(x)), then "
+               "x = norm2(x + mlp(x)), using the block's own modules")
+
+
+def block1_gradient_ratios(seed: int = 3407) -> dict[str, float]:
+    """For each parameter name of a block: its gradient norm in block 1 / in block 2, at step 0 of the
+    12-layer post-LN model of chapter 6 (dropout off, one training batch of 64)."""
+    return dict(_ratios(seed))
+
+
+@functools.lru_cache(maxsize=4)
+def _ratios(seed: int) -> tuple:
+    from ..experiments import norm_model
+
+    model = norm_model("post", n_layer=12, seed=seed).eval()
+    task = SortTask(length=6, num_digits=3)
+    x, y = task.get_batch("train", 64, torch.Generator().manual_seed(seed))
+    lm_loss(model(x), y).backward()
+    first, second = dict(model.blocks[0].named_parameters()), dict(model.blocks[1].named_parameters())
+    return tuple((name, (first[name].grad.norm() / second[name].grad.norm().clamp_min(1e-30)).item()) for name in first)
+
+
+@checker("6.2")
+def check_block1_parameter(attempt) -> str:
+    """``attempt`` is the name (as in ``block.named_parameters()``) with the largest block-1/block-2 ratio."""
+    ratios = block1_gradient_ratios()
+    if not isinstance(attempt, str):
+        raise Hint(f"give the parameter's name as a string, e.g. 'attn.qkv.weight', not a {type(attempt).__name__}")
+    name = attempt.strip()
+    for prefix in ("blocks.0.", "model.blocks.0.", "0."):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    if name not in ratios:
+        raise Hint(f"{attempt!r} is not a parameter of a block; the names are {sorted(ratios)}")
+    best = max(ratios, key=ratios.get)
+    if name == best:
+        return (f"{name} gets {ratios[name]:.0f} times block 2's gradient: block 1's LayerNorm divides by the "
+                "small standard deviation of the raw embeddings, and a bias has no input to cancel that.")
+    if name.endswith("weight") and not name.startswith("norm"):
+        raise Hint(f"{name}: only {ratios[name]:.1f} times block 2's. A weight's gradient is its input times the "
+                   "gradient of its output; block 1's small input cancels the LayerNorm's amplification. "
+                   "Look at a parameter with no input to multiply by")
+    if name.startswith("norm"):
+        raise Hint(f"{name}: {ratios[name]:.1f} times block 2's. The LayerNorm amplifies the gradient that "
+                   "flows *into the sum before it*; look at what writes into that sum")
+    raise Hint(f"{name}: {ratios[name]:.1f} times block 2's, not the largest. Which sublayer writes straight "
+               "into the sum that block 1's first LayerNorm normalises?")
