@@ -43,10 +43,10 @@ def test_6_1_names_the_wrong_wiring(attempt, hint):
 
 
 def test_6_2_accepts_the_measured_parameter_and_explains_others():
-    from mingpt_lite.exercises.ch06 import block1_gradient_ratios
+    from mingpt_lite.exercises.ch06 import block1_gradients
 
-    ratios = block1_gradient_ratios()
-    best = max(ratios, key=ratios.get)
+    grads = block1_gradients()
+    best = max(grads, key=lambda name: grads[name][0])
     assert check("6.2", best, quiet=True)
     assert check("6.2", f"blocks.0.{best}", quiet=True)
     wrong_weight = check("6.2", "attn.qkv.weight", quiet=True)
@@ -54,3 +54,7 @@ def test_6_2_accepts_the_measured_parameter_and_explains_others():
     wrong_norm = check("6.2", "norm1.weight", quiet=True)
     assert not wrong_norm and "flows *into the sum before it*" in wrong_norm.message
     assert "not a parameter of a block" in check("6.2", "wte", quiet=True).message
+    second = sorted(grads, key=lambda name: grads[name][0] / grads[name][1])[-2:]   # the other amplified bias
+    other = [name for name in second if name != best][0]
+    wrong_bias = check("6.2", other, quiet=True)
+    assert not wrong_bias and "but not the largest" in wrong_bias.message

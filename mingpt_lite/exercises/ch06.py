@@ -3,8 +3,8 @@
 - 6.1: ``post_ln_forward(block, x)``, a post-LN block's forward pass written from the block's own
   sublayers. Compared with :class:`mingpt_lite.blocks.Block` built with ``norm="post"``; an attempt
   that equals the ``"pre"`` or ``"notes-bug"`` wiring of the same block is named as such.
-- 6.2: the name of the parameter of post-LN's block 1 whose gradient at step 0 is largest
-  relative to the same parameter in block 2, measured here with one backward pass of the
+- 6.2: the name of the parameter of post-LN's block 1 with the largest gradient at step 0
+  (it dwarfs the same parameter in block 2), measured here with one backward pass of the
   package's 12-layer post-LN model (:func:`mingpt_lite.experiments.norm_model`).
 """
 
@@ -69,14 +69,14 @@ def check_post_ln_forward(attempt) -> str:
                "x = norm2(x + mlp(x)), using the block's own modules")
 
 
-def block1_gradient_ratios(seed: int = 3407) -> dict[str, float]:
-    """For each parameter name of a block: its gradient norm in block 1 / in block 2, at step 0 of the
+def block1_gradients(seed: int = 3407) -> dict[str, tuple[float, float]]:
+    """For each parameter name of a block: (its gradient norm in block 1, in block 2), at step 0 of the
     12-layer post-LN model of chapter 6 (dropout off, one training batch of 64)."""
-    return dict(_ratios(seed))
+    return dict(_gradients(seed))
 
 
 @functools.lru_cache(maxsize=4)
-def _ratios(seed: int) -> tuple:
+def _gradients(seed: int) -> tuple:
     from ..experiments import norm_model
 
     model = norm_model("post", n_layer=12, seed=seed).eval()
@@ -84,31 +84,35 @@ def _ratios(seed: int) -> tuple:
     x, y = task.get_batch("train", 64, torch.Generator().manual_seed(seed))
     lm_loss(model(x), y).backward()
     first, second = dict(model.blocks[0].named_parameters()), dict(model.blocks[1].named_parameters())
-    return tuple((name, (first[name].grad.norm() / second[name].grad.norm().clamp_min(1e-30)).item()) for name in first)
+    return tuple((name, (first[name].grad.norm().item(), second[name].grad.norm().item())) for name in first)
 
 
 @checker("6.2")
 def check_block1_parameter(attempt) -> str:
-    """``attempt`` is the name (as in ``block.named_parameters()``) with the largest block-1/block-2 ratio."""
-    ratios = block1_gradient_ratios()
+    """``attempt`` is the name (as in ``block.named_parameters()``) of block 1's parameter with the largest
+    gradient norm at step 0."""
+    grads = block1_gradients()
     if not isinstance(attempt, str):
         raise Hint(f"give the parameter's name as a string, e.g. 'attn.qkv.weight', not a {type(attempt).__name__}")
     name = attempt.strip()
-    for prefix in ("blocks.0.", "model.blocks.0.", "0."):
+    for prefix in ("model.blocks.0.", "blocks.0.", "0."):
         if name.startswith(prefix):
             name = name[len(prefix):]
-    if name not in ratios:
-        raise Hint(f"{attempt!r} is not a parameter of a block; the names are {sorted(ratios)}")
-    best = max(ratios, key=ratios.get)
+    if name not in grads:
+        raise Hint(f"{attempt!r} is not a parameter of a block; the names are {sorted(grads)}")
+    best = max(grads, key=lambda n: grads[n][0])
+    one, two = grads[name]
     if name == best:
-        return (f"{name} gets {ratios[name]:.0f} times block 2's gradient: block 1's LayerNorm divides by the "
-                "small standard deviation of the raw embeddings, and a bias has no input to cancel that.")
+        return (f"{name}: gradient norm {one:.3f} in block 1 against {two:.4f} in block 2. Block 1's first "
+                "LayerNorm divides by the small standard deviation of the raw embeddings, and a bias has no "
+                "input to cancel that.")
     if name.endswith("weight") and not name.startswith("norm"):
-        raise Hint(f"{name}: only {ratios[name]:.1f} times block 2's. A weight's gradient is its input times the "
-                   "gradient of its output; block 1's small input cancels the LayerNorm's amplification. "
-                   "Look at a parameter with no input to multiply by")
+        raise Hint(f"{name}: {one:.4f} in block 1, {two:.4f} in block 2, hardly different. A weight's gradient is "
+                   "its input times the gradient of its output; block 1's small input cancels the LayerNorm's "
+                   "amplification. Look at a parameter with no input to multiply by")
     if name.startswith("norm"):
-        raise Hint(f"{name}: {ratios[name]:.1f} times block 2's. The LayerNorm amplifies the gradient that "
+        raise Hint(f"{name}: {one:.4f} in block 1, {two:.4f} in block 2. The LayerNorm amplifies the gradient that "
                    "flows *into the sum before it*; look at what writes into that sum")
-    raise Hint(f"{name}: {ratios[name]:.1f} times block 2's, not the largest. Which sublayer writes straight "
-               "into the sum that block 1's first LayerNorm normalises?")
+    raise Hint(f"{name}: {one:.4f} in block 1 ({one / max(two, 1e-30):.0f} times block 2's), but not the largest in "
+               "block 1. Which sublayer's output is added straight into the sum that block 1's first LayerNorm "
+               "normalises?")
