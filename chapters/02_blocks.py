@@ -11,11 +11,25 @@
 # %% [markdown]
 # # 2. Pre-LN blocks and the whole GPT
 #
-# Chapter 1 built the one layer in which positions exchange information. A transformer
+# ## What you need from earlier chapters
+#
+# Chapter 01's attention: `explicit_attention` (scores, $1/\sqrt{d}$, mask, softmax, weighted
+# sum), the head split (B, T, C) → (B, H, T, D), and `CausalSelfAttention`, which chapter 01
+# proved equal to its own function. This chapter uses them unchanged as one of a block's two
+# sublayers. The models built here get their initial weights from `mingpt_lite.init`, which
+# chapter 03 explains; here the values do not matter, because every comparison overwrites them
+# with noise first.
+
+# %% [markdown]
+# Chapter 01 built the one layer in which positions exchange information. A transformer
 # **block** wraps that layer together with three more pieces: a LayerNorm that keeps the
 # numbers at a sensible scale, an MLP that works on each position alone, and the
 # **residual stream**, the running sum that every layer reads from and adds to. Stack a
-# few blocks between an embedding and an output head and you have GPT.
+# few blocks between an embedding and an output head and you have GPT
+# ([Radford et al. 2018](https://cdn.openai.com/research-covers/language-unsupervised/language_understanding_paper.pdf),
+# whose blocks are the 2017 Transformer's decoder), and with the LayerNorms moved, GPT-2
+# ([Radford et al. 2019](https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf)),
+# which minGPT and this package follow.
 #
 # This chapter writes each piece as a small function, checks it against `mingpt_lite`
 # (and PyTorch), and then puts them together:
@@ -63,7 +77,8 @@ def jiggle(module, scale=0.1):
 # The residual stream is a sum of many contributions, and its scale drifts as layers add
 # to it. A layer that receives inputs of unpredictable size is hard to train: a weight that
 # suits one scale is wrong for another. **LayerNorm** fixes the scale at the input of each
-# sublayer. For every position separately, it takes the $C$ channels of that position,
+# sublayer ([Ba et al. 2016](https://arxiv.org/abs/1607.06450)). For every position
+# separately, it takes the $C$ channels of that position,
 # subtracts their mean, divides by their standard deviation, and then applies a learned
 # per-channel gain $\gamma$ and shift $\beta$:
 #
@@ -71,7 +86,8 @@ def jiggle(module, scale=0.1):
 # \mu = \frac1C\sum_c x_c,\quad \sigma^2 = \frac1C\sum_c (x_c-\mu)^2 .$$
 #
 # The statistics come from one position's own channels, never from other positions or
-# other sequences in the batch (that is BatchNorm). So a LayerNorm behaves the same at
+# other sequences in the batch (that is BatchNorm, [Ioffe and Szegedy 2015](https://arxiv.org/abs/1502.03167)).
+# So a LayerNorm behaves the same at
 # batch size 1, during generation, and cannot leak information across positions.
 
 # %%
@@ -108,9 +124,10 @@ print(f"unbiased variance shrinks every output by the factor {gap:.4f} = sqrt(7/
 #
 # The MLP needs a nonlinearity. GPT uses GELU, $\mathrm{GELU}(x) = x\,\Phi(x)$, where $\Phi$
 # is the standard normal's cumulative distribution: a smooth ReLU that lets a little
-# negative signal through near zero. The GELU paper (Hendrycks and Gimpel, 2016) also
-# offered a cheaper approximation built on tanh instead of the error function, and GPT-2
-# was trained with that approximation:
+# negative signal through near zero. The GELU paper
+# ([Hendrycks and Gimpel 2016](https://arxiv.org/abs/1606.08415)) also offered a cheaper
+# approximation built on tanh instead of the error function, and GPT-2 was trained with that
+# approximation:
 #
 # $$\mathrm{GELU}_{\tanh}(x) = \tfrac12\,x\left(1 + \tanh\!\left[\sqrt{2/\pi}\,\left(x + 0.044715\,x^3\right)\right]\right).$$
 
@@ -150,8 +167,8 @@ plt.show()
 # On the left the two curves are indistinguishable; on the right their difference peaks at
 # about $5\times10^{-4}$, near $|x| \approx 2.7$, a value that a trained network's
 # pre-activations reach routinely (a freshly initialised one, with its weights of std 0.02,
-# stays near zero, where the two curves agree far more closely). For training from scratch the choice hardly matters (nanoGPT
-# uses the exact form). For **importing weights** it does: GPT-2's weights were fitted to
+# stays near zero, where the two curves agree far more closely). For training from scratch the
+# choice hardly matters ([nanoGPT](https://github.com/karpathy/nanoGPT) uses the exact form). For **importing weights** it does: GPT-2's weights were fitted to
 # the function its network computed, tanh GELU included. Load them into a model with the
 # exact GELU and every unit of every MLP moves by up to $5\times10^{-4}$; the changes pass
 # through all the later layers, and the logits no longer match GPT-2's to the tolerance a
@@ -204,7 +221,14 @@ print("MLP(shuffled x) == shuffled MLP(x)")
 #
 # $$x \leftarrow x + \mathrm{Attn}(\mathrm{LN}_1(x)), \qquad x \leftarrow x + \mathrm{MLP}(\mathrm{LN}_2(x)).$$
 #
-# After $L$ blocks the stream is the embedding plus the sum of $2L$ updates. Two things
+# After $L$ blocks the stream is the embedding plus the sum of $2L$ updates. Here is the
+# whole model drawn that way, with the sizes of the gpt-nano that section 6 builds
+# ($V = 10$, $T = 16$, $C = 48$, $L = 3$):
+#
+# ![gpt-nano as one residual stream: token ids (2, 16) go through the token embedding (10, 48) and are added to the position embedding (16, 48); the stream of shape (2, 16, 48) runs from left to right through three blocks; in each block an attention sublayer and an MLP sublayer (48 to 192 to 48) each read the stream through their own LayerNorm and add their result back at a plus node; after the last block a final LayerNorm and the head (C, V) give logits of shape (2, 16, 10)](figures/02_residual_stream.svg)
+#
+# The idea of adding a layer's output to its input instead of replacing it is the residual
+# connection of ResNets ([He et al. 2016](https://arxiv.org/abs/1512.03385)). Two things
 # follow. The gradient of the output with respect to the stream always contains the
 # identity, so a gradient reaches the first layer without passing through every layer's
 # weights. And a block whose sublayers output nothing is exactly the identity: the model
@@ -228,12 +252,19 @@ print("pre-LN block with silent sublayers == identity")
 # %% [markdown]
 # ## 5. Where the LayerNorm goes: pre-LN, post-LN, and the notes' block
 #
-# The 2017 Transformer put the LayerNorm *after* the addition (**post-LN**): it normalises the
-# stream itself after every sublayer. GPT-2 moved it *before* the sublayer (**pre-LN**): only
-# the copy that enters the sublayer is normalised, and the stream is left as a clean sum,
-# with one last LayerNorm at the very end of the model. We write both with the same four
-# parts, built from this chapter's functions and chapter 1's attention
-# (`explicit_attention`, which chapter 1 proved equal to its own):
+# The 2017 Transformer ([Vaswani et al. 2017](https://arxiv.org/abs/1706.03762)) and GPT put
+# the LayerNorm *after* the addition (**post-LN**): it normalises the stream itself after
+# every sublayer. GPT-2 moved it *before* the sublayer (**pre-LN**; "layer normalization was
+# moved to the input of each sub-block", section 2.3 of
+# [Radford et al. 2019](https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf)):
+# only the copy that enters the sublayer is normalised, and the stream is left as a clean sum,
+# with one last LayerNorm at the very end of the model. The two wirings, with the sizes of the
+# comparison below ($x$ of shape (2, 5, 8), an MLP of width 32):
+#
+# ![Two blocks side by side. Pre-LN: the residual stream runs straight up; each sublayer branches off, passes through its LayerNorm (LN1 before attention, LN2 before the MLP) and is added back at a plus node, so the stream is never normalised inside the block. Post-LN: attention reads the stream directly and is added back, then LN1 sits on the stream itself; the MLP likewise, followed by LN2 on the stream](figures/02_pre_vs_post.svg)
+#
+# We write both with the same four parts, built from this chapter's functions and chapter 01's
+# attention (`explicit_attention`, which chapter 01 proved equal to its own):
 
 # %%
 def sublayers(p, n_head):
@@ -311,8 +342,9 @@ print("pre_ln_block == Block(norm='pre'), post_ln_block == Block(norm='post'), s
 # LayerNorm, and gradients reach early layers as strongly as late ones. In the post-LN block
 # every addition is followed by a LayerNorm, so the stream, and every gradient going back
 # along it, is rescaled $2L$ times. Post-LN transformers train, but they need a learning-rate
-# warmup and become fragile as depth grows (Xiong et al., 2020, "On Layer Normalization in
-# the Transformer Architecture"); chapter 6 measures this.
+# warmup and become fragile as depth grows ([Xiong et al. 2020, "On Layer Normalization in
+# the Transformer Architecture"](https://arxiv.org/abs/2002.04745), which also shows that
+# pre-LN can train without the warmup); chapter 06 measures this.
 #
 # ### The block from the notes
 #
@@ -337,7 +369,7 @@ torch.testing.assert_close(notes_block(x, p, n_head=2), notes(x), rtol=0, atol=1
 print("notes_block == Block(norm='notes-bug')")
 
 # %% [markdown]
-# Read it slowly, because it is **not** post-LN. Post-LN computes `ln1(x + attn(x))`: the
+# Read it slowly, because it is **not** post-LN (the figure above shows what post-LN is). Post-LN computes `ln1(x + attn(x))`: the
 # block's input `x` is still added to attention's output. The notes' first line,
 # `x = attn(x)`, *overwrites* `x`; the input survives only in whatever attention passes on.
 # The additions that follow, `x + ln1(x)`, add a normalised copy of a tensor to that same
@@ -375,7 +407,8 @@ print("silent sublayers: pre-LN = identity, post-LN keeps the input, notes' bloc
 # - a final LayerNorm (needed with pre-LN, whose stream is never normalised inside the
 #   blocks) and a linear **head** (C × V, no bias) give one logit per vocabulary entry.
 #
-# Written out with our functions and the state dict of a `mingpt_lite.GPT`:
+# This is the picture of section 4. Written out with our functions and the state dict of a
+# `mingpt_lite.GPT`:
 
 # %%
 def gpt_forward(p, idx, n_layer, n_head):
@@ -466,7 +499,8 @@ assert measured_breakdown(demo) == parameter_breakdown(3, 11, 3, 48)
 print(measured_breakdown(demo))
 
 # %% [markdown]
-# Now every preset in `mingpt_lite.config.PRESETS` (minGPT's list). Building gpt2-xl's 1.6
+# Now every preset in `mingpt_lite.config.PRESETS` (the list in
+# [minGPT](https://github.com/karpathy/minGPT)'s `mingpt/model.py`). Building gpt2-xl's 1.6
 # billion parameters would take over 6 GB of memory and a long wait, but counting needs only the
 # shapes: under `torch.device("meta")`, tensors have a shape and no storage, so every model
 # below is built in milliseconds. The three small presets use the sizes minGPT's own
@@ -550,32 +584,60 @@ assert 0.46 < vocab_share < 0.48
 print(f"gpt2: token embedding + head = {100 * vocab_share:.1f}% of {sum(gpt2_parts.values()):,} parameters")
 
 # %% [markdown]
-# ## Summary
+# ## What you learned
 #
-# - LayerNorm normalises each position over its own channels (variance divided by $C$),
-#   then scales and shifts; ours equals `nn.LayerNorm`.
+# - LayerNorm normalises each position over its own channels (variance divided by $C$, $\epsilon$
+#   inside the square root), then scales and shifts; ours equals `nn.LayerNorm`.
 # - GELU's tanh form differs from the exact one by at most $5\times10^{-4}$, enough to
-#   matter when importing GPT-2's weights, so the MLP uses the tanh form.
-# - The MLP ($C \to 4C \to C$) works on each position alone; attention is the only place
-#   where positions meet.
-# - Pre-LN adds each sublayer's output to an un-normalised stream; post-LN normalises the
-#   stream after each addition. Both equal `mingpt_lite`'s `Block` on copied weights.
-# - The notes' block has no residual path around attention or the MLP at all: with silent
-#   sublayers it forgets its input. Chapter 6 trains it.
+#   matter when importing GPT-2's weights, so the MLP ($C \to 4C \to C$, one position at a
+#   time) uses the tanh form.
+# - The residual stream is a running sum: each sublayer reads a normalised copy and adds its
+#   output, so a block with silent sublayers is exactly the identity.
+# - Pre-LN and post-LN differ only in where the LayerNorm sits; both equal `mingpt_lite`'s
+#   `Block` on copied weights. The notes' block has no residual path around attention or the
+#   MLP at all: with silent sublayers it forgets its input. Chapter 06 trains it.
 # - $N = (V+P)C + L(12C^2+13C) + 2C$ matches `GPT.num_parameters()` for every preset and
 #   minGPT's printed counts.
 #
-# ## What to try
+# ## Exercises
 #
-# 1. In `layer_norm`, use `x.var(dim=-1, keepdim=True)` (unbiased). How large is the gap to
-#    `nn.LayerNorm` at $C = 8$ and at $C = 768$? Would a test with `atol=1e-5` notice it at
-#    GPT-2's width?
-# 2. Replace `gelu_tanh` by `gelu_exact` in `mlp` and compare with `MLP` on inputs of
-#    growing scale (`x * 0.1`, `x`, `x * 10`). Where is the gap largest, and why does it
-#    vanish for very large inputs?
-# 3. Extend `count_parameters` with `bias=False` and `tie_weights=True` (both are
-#    `GPTConfig` fields) and check it against `GPT(...).num_parameters()` on the meta device.
-# 4. For a 12-layer model with GPT-2's vocabulary, at which width $C$ do the blocks hold
-#    more parameters than the token embedding? Check your answer with the formula.
-# 5. Stack eight `post` blocks and eight `pre` blocks with jiggled weights and plot the norm
-#    of the stream after each block. What does the post-LN stream's norm stay at, and why?
+# Each exercise has [a worked solution](solutions/02_blocks.ipynb). Where the answer is code or
+# a number, a checker says whether it is right and, if not, what is wrong:
+# `from mingpt_lite.exercises import check; check("2.1", my_layer_norm)`.
+#
+# ### Exercise 2.1 (implement): LayerNorm
+#
+# Without looking back at `layer_norm`, write `my_layer_norm(x, weight, bias, eps=1e-5)` that
+# normalises each position of `x` (..., C) over its $C$ channels and then applies the gain
+# `weight` and the shift `bias`. Check it with
+# `from mingpt_lite.exercises import check; check("2.1", my_layer_norm)`: it is compared with
+# `nn.LayerNorm` on a wide input and on a narrow one (standard deviation 0.004, where
+# $\epsilon$ matters), and the checker names the usual slips (the unbiased variance, $\epsilon$
+# outside the square root, normalising over the wrong axis, no gain and shift, forgetting to
+# subtract the mean). [Worked solution](solutions/02_blocks.ipynb).
+#
+# ### Exercise 2.2 (implement): count parameters with and without biases, tied and untied
+#
+# `GPTConfig` has two switches the table of section 7 ignores: `bias=False` removes every bias
+# (of the Linear layers and of the LayerNorms, which keep their gains) and `tie_weights=True`
+# makes the head share the token embedding's tensor. Write
+# `my_count(vocab_size, block_size, n_layer, n_embd, bias=True, tie_weights=False)` that returns
+# the number of distinct parameters, head included (a tied head adds nothing), and call
+# `check("2.2", my_count)`. The checker compares with `GPT(...).num_parameters(include_head=True)`
+# for 12 settings, and says which part you miscounted. [Worked solution](solutions/02_blocks.ipynb).
+#
+# ### Exercise 2.3 (predict): when do the blocks outgrow the embedding?
+#
+# In GPT-2 (`n_embd=768`) the 12 blocks hold about 85M parameters and the token embedding about
+# 39M. For a 12-layer model with GPT-2's vocabulary of 50,257, predict the smallest width
+# `n_embd` at which the blocks together hold more parameters than the token embedding. Work it
+# out on paper with the formula, then `check("2.3", my_width)`, and confirm with
+# `count_parameters` or a model on the meta device. [Worked solution](solutions/02_blocks.ipynb).
+#
+# ### Exercise 2.4 (explain): the stream's size in a deep stack
+#
+# Stack 24 pre-LN blocks and, separately, 24 post-LN blocks (each a `Block` of this chapter's
+# `small` config with its own jiggled weights, $C = 8$), feed both the same input and record the
+# size of the stream (the mean norm of a position's vector) after every block, for a few seeds. How does each curve behave, and why? What does
+# your answer say about why a pre-LN GPT needs the final LayerNorm before its head, and a
+# post-LN one does not? [Worked solution](solutions/02_blocks.ipynb).
