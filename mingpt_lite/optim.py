@@ -60,3 +60,101 @@ def configure_adamw(
     if fused is None:
         fused = all(p.is_cuda for g in groups for p in g["params"])
     return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=fused or None)
+
+
+# --- Muon: orthogonalised momentum for the hidden matrices ----------------------------------------
+
+
+def newton_schulz_orthogonalize(g: torch.Tensor, steps: int = 5, eps: float = 1e-7) -> torch.Tensor:
+    """An approximation of U V^T for G = U S V^T (every singular value pushed towards 1).
+
+    Five steps of the quintic Newton-Schulz iteration with Keller Jordan's coefficients
+    (https://kellerjordan.github.io/posts/muon/): cheap matrix products instead of an SVD.
+    The singular values land roughly in [0.7, 1.2], which is all Muon needs.
+    """
+    a, b, c = 3.4445, -4.7750, 2.0315
+    x = g / (g.norm() + eps)  # spectral norm <= Frobenius norm = 1
+    tall = x.size(0) > x.size(1)
+    if tall:  # iterate on the wide orientation: X X^T is the smaller product
+        x = x.T
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * gram @ gram) @ x
+    return x.T if tall else x
+
+
+class Muon(torch.optim.Optimizer):
+    """Muon for 2-D weights, AdamW for everything else, in one optimizer (one ``lr`` per group).
+
+    A group with ``muon=True`` takes SGD momentum (Nesterov) and replaces each update
+    by its orthogonalised version (:func:`newton_schulz_orthogonalize`), scaled by
+    ``sqrt(max(1, rows / cols))``; its learning rate is ``lr * lr_scale``. Other groups
+    are plain AdamW. A schedule that sets every group's ``lr`` (as the Trainer does)
+    therefore moves both together. Build it with :func:`configure_muon`.
+    """
+
+    def __init__(self, groups, lr: float = 1e-3, betas=(0.9, 0.95), eps: float = 1e-8, momentum: float = 0.95):
+        defaults = dict(lr=lr, betas=betas, eps=eps, momentum=momentum, weight_decay=0.0, muon=False, lr_scale=1.0)
+        super().__init__(groups, defaults)
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = closure() if closure is not None else None
+        for group in self.param_groups:
+            lr = group["lr"] * group["lr_scale"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if group["weight_decay"]:
+                    p.mul_(1 - lr * group["weight_decay"])
+                if group["muon"]:
+                    buf = state.setdefault("momentum", torch.zeros_like(p))
+                    buf.mul_(group["momentum"]).add_(p.grad)
+                    update = p.grad.add(buf, alpha=group["momentum"])  # Nesterov
+                    update = newton_schulz_orthogonalize(update)
+                    p.add_(update, alpha=-lr * max(1.0, p.size(0) / p.size(1)) ** 0.5)
+                else:
+                    if not state:
+                        state["step"] = 0
+                        state["m"], state["v"] = torch.zeros_like(p), torch.zeros_like(p)
+                    beta1, beta2 = group["betas"]
+                    state["step"] += 1
+                    state["m"].lerp_(p.grad, 1 - beta1)
+                    state["v"].mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+                    m_hat = state["m"] / (1 - beta1 ** state["step"])
+                    v_hat = state["v"] / (1 - beta2 ** state["step"])
+                    p.addcdiv_(m_hat, v_hat.sqrt().add_(group["eps"]), value=-lr)
+        return loss
+
+
+def configure_muon(model: nn.Module, lr: float = 1e-3, weight_decay: float = 0.1, betas=(0.9, 0.95),
+                   muon_lr_scale: float = 10.0, momentum: float = 0.95) -> Muon:
+    """Muon on the blocks' 2-D weights; AdamW (``lr``) on embeddings, the head, norms and biases.
+
+    The embedding and the head are matrices too, but their rows are per-token lookups
+    and scores rather than maps between hidden features, so (as in Keller Jordan's
+    and nanochat's recipes) they stay on AdamW. Muon's learning rate is
+    ``lr * muon_lr_scale``; AdamW's decayed group is the ``"dim"`` rule's.
+    """
+    embeddings = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
+    head = getattr(model, "lm_head", None)
+    if head is not None:
+        embeddings.add(id(head.weight))
+    seen, hidden, decay, no_decay = set(), [], [], []
+    for p in model.parameters():
+        if id(p) in seen or not p.requires_grad:
+            continue
+        seen.add(id(p))
+        if p.dim() == 2 and id(p) not in embeddings:
+            hidden.append(p)
+        elif p.dim() >= 2:
+            decay.append(p)
+        else:
+            no_decay.append(p)
+    groups = [
+        {"params": hidden, "muon": True, "lr_scale": muon_lr_scale, "weight_decay": 0.0},
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return Muon([g for g in groups if g["params"]], lr=lr, betas=betas, momentum=momentum)

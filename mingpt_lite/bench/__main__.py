@@ -5,6 +5,7 @@ import sys
 
 BENCHMARKS = {
     "sort": "train the sort task (minGPT's demo settings by default) and report speed and accuracy",
+    "char": "Tiny Shakespeare: our recipe (nanogpt-cpu or the fast speedrun) vs nanoGPT's CPU recipe; one val-loss estimator",
     "generate": "tokens/s of generation with and without the KV cache",
     "jax_generate": "JAX generation three ways (growing, padded, KV cache in one jit): XLA compilations and time",
 }
