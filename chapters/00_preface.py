@@ -20,9 +20,22 @@
 #
 # Next to the book lives a small PyTorch package, `mingpt_lite`. Each chapter builds one of
 # its pieces from scratch in the simplest form that works, **asserts** that the simple form
-# and the package compute the same thing, and from then on uses the package. So by the last
-# chapter you have read every line the package runs, and every claim along the way was
-# checked by an `assert` when the notebook was executed.
+# and the package compute the same thing, and from then on uses the package. Every claim along
+# the way is checked by an `assert` when the notebook is executed.
+#
+# What the chapters cover, precisely: the computation of the model (attention, blocks, the
+# GPT, its initialisation), the data, the loss, the optimizer's parameter groups, sampling and
+# the KV cache, and the weight import are each rebuilt in a chapter and proved equal to the
+# package's code. Some of the package is explained and used but not rebuilt line by line: the
+# `Trainer`'s loop and callbacks are the subject of chapter 05, but its bookkeeping (checkpoints
+# and resuming, interruption, progress output) is used and checked by its results rather than
+# rebuilt. And some of it no chapter
+# teaches at all, because it is tooling around the ideas rather than an idea: the command-line
+# training script (`mingpt_lite/train.py`), the benchmark harness (`mingpt_lite/bench/`), the
+# exercise checkers (`mingpt_lite/exercises/`) and the notebook helpers that start each
+# chapter. They are exercised by the unit tests under `tests/` (the benchmark harness only in
+# part) and by every chapter's run, but not taught. The module map at the end of this preface
+# is computed from the book's list of chapters and prints the modules that no chapter names.
 
 # %% [markdown]
 # ## How to read it
@@ -32,16 +45,23 @@
 # - **Read** the executed notebooks, `chapters/NN_slug.ipynb`, on a code host, or the HTML book
 #   that `make book` renders into `_build/html/index.html` (sidebar, search, figures).
 # - **Run** a chapter in Jupyter: open `chapters/NN_slug.ipynb`, or open the `.py` file as a
-#   notebook with jupytext installed. Every chapter starts from a fixed seed, so your numbers
-#   should match the stored ones up to the last bits of a float.
+#   notebook with jupytext installed. Every chapter starts from a fixed seed, so numbers that do
+#   not come out of training match the stored ones up to the last bits of a float. Numbers from
+#   training runs can drift further on another CPU, another thread count or a GPU; that is why
+#   the chapters state their spread over several seeds and assert only what holds across them.
 # - **Run it as a script**: `python chapters/NN_slug.py` works because the prose cells are
 #   comments. Useful to profile a chapter or to run it on a remote machine.
 #
 # The `.py` file is the source; the `.ipynb` is produced from it by the project's own command
-# and committed with its outputs. Each chapter has the same shape: prose first, then code cells
-# of a few lines; each new idea in its most explicit form, then checked against `mingpt_lite`,
-# then used; at least one figure; and a short "What to try" list at the end. The chapters are
-# meant to be read in order, but each one runs on its own.
+# and committed with its outputs. Each chapter has the same shape. It opens with what it needs
+# from earlier chapters (and says so at the point of use when it borrows something a later
+# chapter builds). Prose comes first, then code cells of a few lines: each new idea in its most
+# explicit form, then checked against `mingpt_lite`, then used. Diagrams of the central idea
+# (drawn from source by `tools/diagrams.py`, labelled with the chapter's own sizes) sit before
+# the code they explain, and the papers and code a chapter builds on are linked where it uses
+# them; the **References** page of the HTML book lists them all. Each chapter ends with
+# "What you learned" and two to five numbered **exercises**. The chapters are meant to be read
+# in order, but each one runs on its own.
 
 # %% [markdown]
 # ## How to run it
@@ -114,6 +134,39 @@ for name, version in versions.items():
     print(f"{name:12s} {version}")
 print(f"{'device':12s} {device}, {torch.get_num_threads()} CPU threads, book size {book_size()!r}")
 assert sys.version_info >= (3, 11), "the book's tools read book.toml with tomllib (Python 3.11+)"
+
+# %% [markdown]
+# ## Exercises, checkers and solutions
+#
+# An exercise is one of four kinds: *predict* (write your answer down, then run the code),
+# *change* (modify the chapter's code and observe), *implement* (write a small piece yourself),
+# and *explain*. Where the answer is code or a number, a **checker** in `mingpt_lite.exercises`
+# compares your attempt with the package's own implementation and tells you either that it is
+# right or what exactly is wrong with it. You call it with the exercise's number,
+# `check("N.k", attempt)`. Here is chapter 01's checker given an attention function that forgot
+# the causal mask:
+
+# %%
+import torch
+
+from mingpt_lite.exercises import check
+
+
+def attention_without_mask(q, k, v):
+    scores = q @ k.transpose(-2, -1) / q.size(-1) ** 0.5
+    return torch.softmax(scores, dim=-1) @ v
+
+
+result = check("1.1", attention_without_mask)
+assert not result and "leaks future positions" in result.message
+
+# %% [markdown]
+# A check returns a result that is true only when the attempt passed, so your own code can
+# `assert check(...)`. Every exercise has a worked solution: one notebook per chapter in
+# `chapters/solutions/`, linked from each exercise and collected in the **Solutions** part of the
+# HTML book. The solutions are executed and compared by `make test` exactly like the chapters,
+# every code answer asserts itself (including passing its checker), and every explain question
+# gets a model answer backed by numbers computed in the notebook.
 
 # %% [markdown]
 # ## The mental framework
@@ -238,9 +291,10 @@ plt.show()
 #
 # - Shapes are written in comments with minGPT's letters: `B` batch, `T` time (positions),
 #   `C` channels (`n_embd`), `H` heads, `D` the width of one head, `V` the vocabulary.
-# - Numbers that matter are checked by `assert` in the cell that computes them; printed numbers
-#   are rounded to four decimals, because the last bits of a float depend on the CPU and on the
-#   number of threads.
+# - Numbers that matter are checked by `assert` in the cell that computes them. Printed numbers
+#   are compared to four decimals at most, because the last bits of a float depend on the CPU
+#   and on the number of threads; numbers out of a training run are printed at the precision
+#   their spread supports, or asserted with a stated tolerance.
 # - Cells that print timings are tagged so the tests ignore their output; a timing is a
 #   measurement of your machine, not a property of the code.
 # - Long runs show a progress bar only where it helps; nothing a chapter computes is lost if
@@ -249,7 +303,7 @@ plt.show()
 # The credit for what is rebuilt here goes to minGPT and nanoGPT; the questions come from the
 # notes. The code and the prose are this project's own.
 #
-# ## What to try
+# ## Things to try first
 #
 # 1. Run `make test`, then change one printed number in a committed notebook by hand and run it
 #    again: see nbval point at the cell. (Then restore the file with `git checkout`.)
