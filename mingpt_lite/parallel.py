@@ -11,9 +11,11 @@ which worker ran them or when), and return plain data (losses, a ``state_dict``,
 because results travel back to the caller by pickling. On a GPU, or with ``processes=1``, the
 calls simply run one after another in this process.
 
-Workers are started with ``fork`` where the platform has it, so a function defined in a
-notebook cell works; elsewhere, or with ``start_method="spawn"``, the function must be
-importable from a module.
+Workers are started with ``fork`` where the platform has it and it is safe, so a function
+defined in a notebook cell works. Forking is not safe once JAX is imported: JAX runs threads of
+its own, and a forked copy of a multithreaded process can deadlock. So when ``jax`` is loaded
+(or the platform has no ``fork``, or with ``start_method="spawn"``) workers are spawned, and
+the function must be importable from a module.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import sys
 from typing import Callable, Iterable, TypeVar
 
 import torch
@@ -48,14 +51,28 @@ def default_processes(count: int) -> int:
     return max(1, min(count, 2 * (os.cpu_count() or 1)))
 
 
+def default_start_method() -> str:
+    """How ``map_in_processes`` starts its workers when not told: ``"fork"`` where the platform
+    has it and nothing loaded here makes it unsafe, else ``"spawn"``.
+
+    Fork is unsafe once ``jax`` is imported: JAX starts threads of its own, and a forked child
+    of a multithreaded process can deadlock on a lock some other thread held at the fork (JAX
+    itself warns "os.fork() was called ..."). Spawned workers start a fresh interpreter instead.
+    """
+    if "fork" not in multiprocessing.get_all_start_methods() or "jax" in sys.modules:
+        return "spawn"
+    return "fork"
+
+
 def map_in_processes(function: Callable[[Item], Result], items: Iterable[Item], processes: int | None = None,
                      threads: int = 1, start_method: str | None = None) -> list[Result]:
     """``[function(item) for item in items]``, computed in ``processes`` worker processes.
 
     Results come back in the order of ``items``. ``threads`` is the number of torch threads in
-    each worker. ``start_method`` is ``"fork"`` (the default where available) or ``"spawn"``. If a
-    call raises, the error is raised here, naming the item, once the other running calls have
-    been stopped. Ctrl-C stops the workers too.
+    each worker. ``start_method`` is ``"fork"`` or ``"spawn"``; left unset,
+    :func:`default_start_method` chooses (fork, unless JAX is loaded or the platform lacks it).
+    If a call raises, the error is raised here, naming the item, once the other running calls
+    have been stopped. Ctrl-C stops the workers too.
     """
     items = list(items)
     if processes is None:
@@ -68,8 +85,9 @@ def map_in_processes(function: Callable[[Item], Result], items: Iterable[Item], 
         return [function(item) for item in items]
 
     methods = multiprocessing.get_all_start_methods()
-    if start_method is None:
-        start_method = "fork" if "fork" in methods else "spawn"
+    chosen = start_method is None
+    if chosen:
+        start_method = default_start_method()
     if start_method not in ("fork", "spawn") or start_method not in methods:
         available = [method for method in ("fork", "spawn") if method in methods]
         raise ValueError(f"start_method must be one of {available} here, got {start_method!r}")
@@ -77,12 +95,16 @@ def map_in_processes(function: Callable[[Item], Result], items: Iterable[Item], 
     if start_method == "fork" and torch.cuda.is_available() and torch.cuda.is_initialized():
         raise RuntimeError("CUDA is already in use in this process, and forked workers cannot use it: pass "
                            "processes=1, or start_method='spawn' with a function defined in a module")
+    if start_method == "fork" and "jax" in sys.modules:
+        raise RuntimeError("JAX is loaded in this process, and forking a process that runs JAX's threads can "
+                           "deadlock: leave start_method unset (workers are then spawned) or pass processes=1")
     if start_method == "spawn":
         try:
             pickle.dumps(function)
         except Exception as error:  # pickle raises several types here
+            why = " (chosen because JAX is loaded here, which makes fork unsafe)" if chosen and "jax" in sys.modules else ""
             raise TypeError(f"{getattr(function, '__qualname__', function)!r} cannot be sent to a 'spawn' worker "
-                            f"process: define it in an importable module, not in a notebook, or pass "
+                            f"process{why}: define it in an importable module, not in a notebook, or pass "
                             f"processes=1") from error
 
     pool = context.Pool(min(processes, len(items)), initializer=_limit_threads, initargs=(threads,))

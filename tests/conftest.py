@@ -1,9 +1,16 @@
-"""Shared test set-up: fixed threads and seeds for unit tests, and nbval's rules for the chapters.
+"""Shared test set-up: fixed threads and seeds for unit tests, the device of device-aware tests,
+and nbval's rules for the chapters.
 
 ``make test`` runs one pytest session over ``tests/`` (unit tests) and ``chapters/`` with
-``--nbval``. The hooks below keep nbval to the chapters book.toml lists and stop it from
-comparing stderr (warnings carry per-run paths such as /tmp/ipykernel_1234/...; progress bars
-live there too). Everything nbval does compare is passed through tests/nbval_sanitize.cfg.
+``--nbval``. The hooks below keep nbval to the notebooks book.toml lists (chapters and their
+solutions) and stop it from comparing stderr (warnings carry per-run paths such as
+/tmp/ipykernel_1234/...; progress bars live there too). Everything nbval does compare is passed
+through tests/nbval_sanitize.cfg.
+
+The notebook kernels nbval starts inherit this process's environment. ``make test`` runs them
+with ``ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1`` (portable kernels, one thread), which is
+not how the stored outputs were recorded (AVX2 kernels, two threads): see the Makefile. The unit
+tests here still use two torch threads (``torch.set_num_threads`` below).
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Thread count: the same for unit tests and for the notebook kernels nbval starts (they inherit
 # the environment), and the same as `tools/book.py execute` used to write the stored outputs.
 TEST_THREADS = 2
+# setdefault: a thread count given by the caller (make test gives the kernels 1) is kept for
+# the notebook kernels; this process's own torch threads are set below either way.
 os.environ.setdefault("OMP_NUM_THREADS", str(TEST_THREADS))
 os.environ.setdefault("MKL_NUM_THREADS", str(TEST_THREADS))
 
@@ -38,6 +47,36 @@ def _load_book_tool():
 
 
 book_tool = _load_book_tool()
+
+
+# Device-aware unit tests take the ``device`` fixture and run there; every other test runs on the
+# CPU. The CPU unless $MINGPT_TEST_DEVICE names another device (``make test-gpu`` sets cuda).
+TEST_DEVICE_ENV = "MINGPT_TEST_DEVICE"
+
+
+def resolve_test_device(name: str | None) -> torch.device:
+    """The device ``$MINGPT_TEST_DEVICE`` names (the CPU when unset or empty). A device that is
+    not here is a usage error, reported in one line before any test runs."""
+    from mingpt_lite.device import pick_device
+
+    try:
+        return pick_device(name or "cpu")
+    except RuntimeError as err:  # pick_device: asked for a device that is not available
+        raise pytest.UsageError(f"{TEST_DEVICE_ENV}={name}: {err}") from None
+
+
+def pytest_configure(config):
+    config.test_device = resolve_test_device(os.environ.get(TEST_DEVICE_ENV))
+
+
+def pytest_report_header(config):
+    return f"device-aware unit tests run on: {config.test_device} (${TEST_DEVICE_ENV})"
+
+
+@pytest.fixture
+def device(request) -> torch.device:
+    """Where a device-aware test puts its model and tensors (see TEST_DEVICE_ENV)."""
+    return request.config.test_device
 
 
 @pytest.fixture

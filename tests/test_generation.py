@@ -55,9 +55,9 @@ def prompt(batch, length, vocab=11, seed=1):
 @pytest.mark.parametrize("attention", ["fast", "explicit"])
 @pytest.mark.parametrize("norm", ["pre", "post", "notes-bug"])
 @pytest.mark.parametrize("prefill", [1, 5, 15])
-def test_cached_logits_equal_full_forward(attention, norm, prefill):
-    model = tiny_model(attention=attention, norm=norm)
-    idx = prompt(3, 16)  # batch > 1, the whole block
+def test_cached_logits_equal_full_forward(attention, norm, prefill, device):
+    model = tiny_model(attention=attention, norm=norm).to(device)
+    idx = prompt(3, 16).to(device)  # batch > 1, the whole block
     with torch.no_grad():
         full = model(idx)
     stepwise = cached_logits(model, idx, prefill=prefill)
@@ -104,9 +104,9 @@ def test_tolerance_catches_a_wrong_position():
     ],
 )
 @pytest.mark.parametrize("attention", ["fast", "explicit"])
-def test_greedy_tokens_identical(batch, prompt_len, new_tokens, attention):
-    model = tiny_model(attention=attention)
-    idx = prompt(batch, prompt_len)
+def test_greedy_tokens_identical(batch, prompt_len, new_tokens, attention, device):
+    model = tiny_model(attention=attention).to(device)
+    idx = prompt(batch, prompt_len).to(device)
     expected = naive_generate(model, idx, new_tokens)
     cached = generate(model, idx, new_tokens)
     recomputed = generate(model, idx, new_tokens, use_cache=False)

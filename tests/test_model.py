@@ -139,12 +139,12 @@ def test_explicit_and_fast_attention_agree_in_float64():
     assert torch.all(weights.triu(diagonal=1) == 0)  # nothing above the diagonal: no future
 
 
-def test_whole_models_agree_across_attention_paths():
+def test_whole_models_agree_across_attention_paths(device):
     torch.manual_seed(0)
-    fast = GPT(tiny_config()).double().eval()
-    explicit = GPT(tiny_config(attention="explicit")).double().eval()
+    fast = GPT(tiny_config()).double().eval().to(device)
+    explicit = GPT(tiny_config(attention="explicit")).double().eval().to(device)
     explicit.load_state_dict(fast.state_dict())
-    idx = torch.randint(0, 11, (2, 8))
+    idx = torch.randint(0, 11, (2, 8), device=device)
     torch.testing.assert_close(fast(idx), explicit(idx), rtol=0, atol=1e-12)
 
 
@@ -158,10 +158,10 @@ def test_explicit_attention_function_matches_torch():
 
 
 @pytest.mark.parametrize("norm", ["pre", "post", "notes-bug"])
-def test_no_position_sees_the_future(norm):
+def test_no_position_sees_the_future(norm, device):
     torch.manual_seed(0)
-    model = GPT(tiny_config(norm=norm)).double().eval()
-    idx = torch.randint(0, 11, (2, 8))
+    model = GPT(tiny_config(norm=norm)).double().eval().to(device)
+    idx = torch.randint(0, 11, (2, 8), device=device)
     logits = model(idx)
     for t in range(7):
         changed = idx.clone()

@@ -1,13 +1,25 @@
-"""map_in_processes: same results as a plain loop, in order, with errors that name the item."""
+"""map_in_processes: same results as a plain loop, in order, with errors that name the item.
+
+Every function sent to a worker is defined at module level: workers may be spawned (always
+when JAX is loaded, as it is once tests/test_jax_port.py has run in the same pytest session),
+and a spawned worker finds the function by importing this module.
+"""
 
 from __future__ import annotations
+
+import multiprocessing
+import sys
+import types
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 import torch
 
 from mingpt_lite import GPT, GPTConfig
 from mingpt_lite.loss import lm_loss
-from mingpt_lite.parallel import default_processes, map_in_processes
+from mingpt_lite.parallel import default_processes, default_start_method, map_in_processes
+
+HAS_FORK = "fork" in multiprocessing.get_all_start_methods()
 
 
 def _few_steps(seed: int) -> tuple[list[float], dict]:
@@ -38,11 +50,36 @@ def _fail_on_two(item: int) -> int:
     return item
 
 
-@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def _jax_loaded_here(_item) -> bool:
+    return "jax" in sys.modules
+
+
+def _map_with_fork_in_a_fresh_process(seeds: list[int]) -> tuple[bool, list]:
+    """Runs in a spawned interpreter, which has not imported JAX even when the test process has:
+    there forking is safe, and this exercises ``start_method="fork"`` for real."""
+    jax_free = "jax" not in sys.modules
+    return jax_free, map_in_processes(_few_steps, seeds, processes=len(seeds), start_method="fork")
+
+
+def _map_in_processes(seeds: list[int], start_method: str) -> list:
+    if start_method == "spawn":
+        return map_in_processes(_few_steps, seeds, processes=len(seeds), start_method="spawn")
+    # Forking this pytest process is unsafe if another test module imported JAX (and
+    # map_in_processes refuses then), so fork from a fresh, JAX-free process instead.
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as fresh:
+        jax_free, results = fresh.submit(_map_with_fork_in_a_fresh_process, seeds).result()
+    assert jax_free
+    return results
+
+
+@pytest.mark.parametrize("start_method", [
+    pytest.param("fork", marks=pytest.mark.skipif(not HAS_FORK, reason="this platform cannot fork")),
+    "spawn",
+])
 def test_results_equal_a_plain_loop_in_order(start_method, one_thread):
     # one_thread: the workers' thread count here too, so even the last bits agree
     expected = [_few_steps(seed) for seed in (3, 1, 2)]
-    got = map_in_processes(_few_steps, [3, 1, 2], processes=3, start_method=start_method)
+    got = _map_in_processes([3, 1, 2], start_method)
     assert [losses for losses, _ in got] == [losses for losses, _ in expected]
     for (_, state), (_, expected_state) in zip(got, expected):
         assert state.keys() == expected_state.keys()
@@ -98,3 +135,22 @@ def test_fork_refuses_when_cuda_is_in_use(monkeypatch):
     assert default_processes(3) == 1  # the default avoids the problem
     with pytest.raises(RuntimeError, match="CUDA is already in use"):
         map_in_processes(_fail_on_two, [1, 3], processes=2, start_method="fork")
+
+
+def test_fork_is_the_default_only_while_jax_is_not_loaded(monkeypatch):
+    monkeypatch.delitem(sys.modules, "jax", raising=False)
+    assert default_start_method() == ("fork" if HAS_FORK else "spawn")
+    monkeypatch.setitem(sys.modules, "jax", types.ModuleType("jax"))  # as if JAX had been imported
+    assert default_start_method() == "spawn"
+    with pytest.raises(RuntimeError, match="JAX is loaded in this process"):
+        map_in_processes(_fail_on_two, [1, 3], processes=2, start_method="fork")
+    local = lambda item: item  # noqa: E731
+    with pytest.raises(TypeError, match="chosen because JAX is loaded here"):
+        map_in_processes(local, [1, 2], processes=2)
+
+
+def test_with_jax_loaded_the_workers_are_spawned_not_forked(monkeypatch):
+    # A forked worker inherits this process's modules, the stand-in "jax" included; a spawned
+    # one starts a fresh interpreter that imports only this test module (and not JAX).
+    monkeypatch.setitem(sys.modules, "jax", types.ModuleType("jax"))
+    assert map_in_processes(_jax_loaded_here, [0, 1], processes=2) == [False, False]

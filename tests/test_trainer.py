@@ -45,8 +45,9 @@ def test_same_seed_same_losses_and_a_different_seed_differs():
         assert torch.equal(p, q)
 
 
-def test_training_learns_the_sort_task():
-    trainer = Trainer(tiny_model(dropout=0.0), TASK, config(max_iters=120, learning_rate=1e-2, batch_size=32))
+def test_training_learns_the_sort_task(device):
+    trainer = Trainer(tiny_model(dropout=0.0), TASK,
+                      config(max_iters=120, learning_rate=1e-2, batch_size=32, device=str(device)))
     trainer.train()
     first, last = trainer.losses[0], sum(trainer.losses[-10:]) / 10
     assert abs(first - math.log(3)) < 0.3  # an untrained model is about uniform

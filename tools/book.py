@@ -8,7 +8,15 @@ Run it with the project's virtual environment (``.venv/bin/python tools/book.py 
                             This is the maintainer command (``make notebooks``).
     build                   what ``make book`` runs: execute every chapter into _build/src/
                             (tracked files are left alone), write the Jupyter Book 1 config
-                            there from book.toml and render HTML into _build/html/.
+                            there from book.toml and render HTML into _build/html/, then run
+                            check-html on it.
+    run [CHAPTER ...] --device DEVICE
+                            execute notebooks (chapters and solutions; all by default) with
+                            MINGPT_DEVICE=DEVICE into a scratch folder (_build/run-DEVICE/):
+                            every assertion is checked, no output is compared, nothing
+                            tracked changes. ``make test-gpu`` runs it with --device cuda.
+    check-html [DIR]        fail if a built page loads a script or stylesheet from another
+                            host (the book must read offline; default DIR _build/html).
     check                   the sync check: each .py and its .ipynb have the same input cells,
                             every code cell of every committed notebook was executed, and the
                             README's chapter table is the one book.toml gives.
@@ -35,6 +43,7 @@ import sys
 import time
 import tomllib
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,11 +107,16 @@ class Chapter:
 
     @property
     def rel_py(self) -> str:
-        return self.py.relative_to(ROOT).as_posix()
+        return _shown(self.py)
 
     @property
     def rel_ipynb(self) -> str:
-        return self.ipynb.relative_to(ROOT).as_posix()
+        return _shown(self.ipynb)
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (how messages name files)."""
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
 
 
 @dataclass(frozen=True)
@@ -340,7 +354,7 @@ def _run_chapters(chapters: list[Chapter], output_for, timeout: int) -> tuple[li
     timings, failures = [], []
     for chapter in chapters:
         target = output_for(chapter)
-        print(f"executing {chapter.rel_py} -> {target.relative_to(ROOT)}", flush=True)
+        print(f"executing {chapter.rel_py} -> {_shown(target)}", flush=True)
         try:
             seconds = execute_chapter(chapter, target, timeout)
         except BookError as err:
@@ -365,6 +379,67 @@ def command_execute(args) -> int:
         print(f"\n{len(failures)} chapter(s) failed, their notebooks were left as they were: {', '.join(failures)}",
               file=sys.stderr)
         return 1
+    return 0
+
+
+class _environment:
+    """Set environment variables for the ``with`` block (kernels started inside inherit them),
+    then restore what was there."""
+
+    def __init__(self, values: dict[str, str]):
+        self.values = values
+        self.saved: dict[str, str | None] = {}
+
+    def __enter__(self):
+        for key, value in self.values.items():
+            self.saved[key] = os.environ.get(key)
+            os.environ[key] = value
+
+    def __exit__(self, *exc):
+        for key, value in self.saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_notebooks(notebooks: list[Chapter], out_dir: Path, device: str,
+                  timeout: int = 600) -> tuple[list[tuple[Chapter, float]], list[str]]:
+    """Execute ``notebooks`` with ``MINGPT_DEVICE=device`` into ``out_dir`` (same relative paths).
+
+    A cell that raises fails its notebook (nbclient stops there), so every assertion is checked;
+    no output is compared with the stored one, because outputs computed on another device need
+    not match the CPU's bits. Returns (timings, failed notebooks).
+    """
+    size = os.environ.get("MINGPT_BOOK_SIZE") or EXECUTE_ENV["MINGPT_BOOK_SIZE"]
+
+    def output_for(notebook: Chapter) -> Path:
+        inside = notebook.ipynb.is_relative_to(ROOT)
+        return out_dir / (notebook.rel_ipynb if inside else notebook.ipynb.name)
+
+    with _environment({"MINGPT_DEVICE": device, "MINGPT_BOOK_SIZE": size}):
+        return _run_chapters(notebooks, output_for, timeout)
+
+
+def command_run(args) -> int:
+    from mingpt_lite.device import pick_device
+
+    try:
+        device = pick_device(args.device)  # refuses a device that is not here, before any kernel starts
+    except RuntimeError as err:
+        print(f"error: {err}; nothing was run", file=sys.stderr)
+        return 1
+    book = load_book()
+    notebooks = select_chapters(book, args.chapters)
+    out_dir = Path(args.out) if args.out else BUILD_DIR / f"run-{device.type}"
+    print(f"executing {len(notebooks)} notebook(s) with MINGPT_DEVICE={args.device} into {_shown(out_dir.resolve())}/ "
+          "(assertions checked, outputs not compared)", flush=True)
+    timings, failures = run_notebooks(notebooks, out_dir.resolve(), args.device, args.timeout)
+    _print_timings(timings)
+    if failures:
+        print(f"\n{len(failures)} notebook(s) failed on {args.device}: {', '.join(failures)}", file=sys.stderr)
+        return 1
+    print(f"all {len(timings)} notebook(s) ran on {args.device} without a failed assertion")
     return 0
 
 
@@ -499,6 +574,9 @@ def _yaml_string(value: str) -> str:
     return json.dumps(value)
 
 
+OFFLINE_MATHJAX_EXTENSION = "sphinx-mathjax-offline"
+
+
 def jupyter_book_config(book: Book) -> str:
     """_config.yml for Jupyter Book 1: notebooks are rendered as stored (already executed)."""
     return "\n".join([
@@ -521,6 +599,10 @@ def jupyter_book_config(book: Book) -> str:
         "  colab_url: \"\"",
         "  thebe: false",
         "sphinx:",
+        # MathJax 3 from the sphinx-mathjax-offline package, copied into _static/mathjax/: math is
+        # typeset with no network (Sphinx's default loads MathJax from a CDN).
+        "  extra_extensions:",
+        f"    - {OFFLINE_MATHJAX_EXTENSION}",
         "  config:",
         "    nb_merge_streams: true",
         "    nb_render_markdown_format: myst",  # display(Markdown(...)) tables are GFM, not CommonMark
@@ -572,6 +654,72 @@ def index_page(book: Book, rendered: list[Chapter]) -> str:
     return "\n".join(lines)
 
 
+def render_html(src: Path, path_output: Path) -> subprocess.CompletedProcess:
+    """Render the Jupyter Book in ``src`` (with its _config.yml and _toc.yml) into
+    ``path_output``/_build/html/. Warnings and errors go to stderr; stdout is returned."""
+    # jupyter_book.cli.main has no __main__ guard: call its click entry point the way its script does.
+    jb = [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
+          "build", str(src), "--path-output", str(path_output), "--builder", "html", "--quiet"]
+    return subprocess.run(jb, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+
+
+class _AssetFinder(HTMLParser):
+    """Collects the addresses a page loads scripts and stylesheets from."""
+
+    def __init__(self):
+        super().__init__()
+        self.assets: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = {name: value or "" for name, value in attrs}
+        if tag == "script" and attrs.get("src"):
+            self.assets.append(attrs["src"])
+        elif tag == "link" and attrs.get("href"):
+            rel = set(attrs.get("rel", "").lower().split())
+            loads = attrs.get("as", "").lower() in ("script", "style", "font")
+            if "stylesheet" in rel or (rel & {"preload", "modulepreload"} and loads):
+                self.assets.append(attrs["href"])
+
+
+# Another host: http://..., https://... or protocol-relative //...
+_EXTERNAL = re.compile(r"^\s*(?:https?:)?//", re.IGNORECASE)
+# In a stylesheet: @import "//..." or url(//...) pointing at another host (data: URIs are local).
+_CSS_EXTERNAL = re.compile(r"""(?:@import\s+|url\(\s*)['"]?((?:https?:)?//[^'")\s;]+)""", re.IGNORECASE)
+
+
+def external_assets(html_dir: Path) -> list[str]:
+    """Every script and stylesheet (and stylesheet import or font) that a built page under
+    ``html_dir`` would fetch from another host, as ``"page: address"``. Empty means the book
+    reads offline."""
+    found = []
+    for page in sorted(html_dir.rglob("*.html")):
+        finder = _AssetFinder()
+        finder.feed(page.read_text(encoding="utf-8", errors="replace"))
+        found += [f"{page.relative_to(html_dir)}: {url}" for url in finder.assets if _EXTERNAL.match(url)]
+    for sheet in sorted(html_dir.rglob("*.css")):
+        text = sheet.read_text(encoding="utf-8", errors="replace")
+        found += [f"{sheet.relative_to(html_dir)}: {url}" for url in _CSS_EXTERNAL.findall(text)]
+    return found
+
+
+def html_problems(html_dir: Path) -> list[str]:
+    """What keeps the built book in ``html_dir`` from being read offline."""
+    if not (html_dir / "index.html").exists():
+        return [f"{_shown(html_dir)}/index.html does not exist: build the book first"]
+    return [f"loads from another host: {item}" for item in external_assets(html_dir)]
+
+
+def command_check_html(args) -> int:
+    html_dir = Path(args.html_dir).resolve()
+    problems = html_problems(html_dir)
+    for problem in problems:
+        print(problem)
+    pages = len(list(html_dir.rglob("*.html")))
+    print(f"\n{len(problems)} problem(s)" if problems else
+          f"{pages} page(s) in {_shown(html_dir)}: no script or stylesheet from another host")
+    return 1 if problems else 0
+
+
 def command_build(args) -> int:
     book = load_book()
     src = BUILD_DIR / "src"
@@ -616,11 +764,8 @@ def command_build(args) -> int:
     (src / "index.md").write_text(index_page(book, rendered), encoding="utf-8")
 
     render_start = time.perf_counter()
-    # jupyter_book.cli.main has no __main__ guard: call its click entry point the way its script does.
-    jb = [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
-          "build", str(src), "--path-output", str(ROOT), "--builder", "html", "--quiet"]
     # Its stdout is a banner; warnings and errors arrive on stderr, which is passed through.
-    result = subprocess.run(jb, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    result = render_html(src, ROOT)
     if result.returncode != 0:
         print(result.stdout)
         print("jupyter-book build failed", file=sys.stderr)
@@ -636,11 +781,16 @@ def command_build(args) -> int:
     print(f"\nrendered {len(rendered)} chapter(s) as HTML in {time.perf_counter() - render_start:.1f} s; "
           f"whole build {time.perf_counter() - start:.1f} s")
     print(f"open {index}")
+    offline = html_problems(html)
+    for problem in offline:
+        print(problem, file=sys.stderr)
+    if offline:
+        print(f"\n{len(offline)} script(s) or stylesheet(s) load from another host: the book would not read "
+              "offline", file=sys.stderr)
     if failures:
         print(f"\n{len(failures)} chapter(s) failed and are missing from the HTML: {', '.join(failures)}",
               file=sys.stderr)
-        return 1
-    return 0
+    return 1 if failures or offline else 0
 
 
 # --------------------------------------------------------------------------- command line
@@ -666,6 +816,19 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check", help="check .py/.ipynb sync, execution and the README table")
     check.add_argument("chapters", nargs="*", help="chapters to check (default: all)")
     check.set_defaults(run=command_check)
+
+    run = commands.add_parser("run", help="execute notebooks on a device into a scratch folder, comparing no output")
+    run.add_argument("chapters", nargs="*", help="chapters to run (default: all, with their solutions)")
+    run.add_argument("--device", required=True, help="cpu, cuda, cuda:1, mps ... (becomes MINGPT_DEVICE)")
+    run.add_argument("--out", help="folder for the executed notebooks (default: _build/run-DEVICE)")
+    run.add_argument("--timeout", type=int, default=600, help="seconds a single cell may run (default 600)")
+    run.set_defaults(run=command_run)
+
+    check_html = commands.add_parser("check-html", help="fail if a built page loads a script or stylesheet "
+                                                        "from another host")
+    check_html.add_argument("html_dir", nargs="?", default=str(BUILD_DIR / "html"),
+                            help="the rendered book (default: _build/html)")
+    check_html.set_defaults(run=command_check_html)
 
     readme = commands.add_parser("readme", help="rewrite the README's chapter table from book.toml")
     readme.set_defaults(run=command_readme)
