@@ -121,6 +121,7 @@ def _head(shift: int, T: int = 8, sharpness: float = 10.0):
 
 def test_1_3_accepts_a_previous_token_head():
     assert check("1.3", _head(shift=1), quiet=True)
+    assert check("1.3", (torch.zeros(8, 8), _head(shift=1)), quiet=True)  # the chapter's attend returns (y, weights)
 
 
 def test_1_3_names_a_same_position_head_a_leak_and_unnormalised_rows():

@@ -194,9 +194,9 @@ def check_leak_reach(attempt) -> str:
 
 @checker("1.3")
 def check_previous_token_head(attempt) -> str:
-    """``attempt``: a (T, T) tensor of attention weights (T >= 3) in which every position t >= 1
-    puts (almost) all its weight on position t - 1, and position 0 on itself."""
-    w = attempt[0] if isinstance(attempt, (tuple, list)) else attempt
+    """``attempt``: a (T, T) tensor of attention weights (T >= 3), or the chapter's ``(output, weights)``
+    pair, in which every position t >= 1 puts (almost) all its weight on position t - 1."""
+    w = attempt[-1] if isinstance(attempt, (tuple, list)) and attempt else attempt  # attend's (y, weights)
     if not isinstance(w, torch.Tensor):
         raise Hint(f"pass the weights as a tensor, got {type(w).__name__}")
     w = w.detach().double().cpu()
