@@ -53,8 +53,10 @@ __all__ = [
     "norm_summary",
     "read_results",
     "record_block_gradients",
+    "repeat_boost_active",
     "run_many",
     "solve",
+    "solved_step",
     "PEAK_LR",
 ]
 
@@ -219,6 +221,33 @@ def enumerable_test_split(task, limit: int = 1000, device=None) -> torch.Tensor 
         return None
     problems = task.all_problems("test", device=device)
     return problems if len(problems) <= limit else None
+
+
+def solved_step(history: Sequence[Sequence[float]], patience: int = 4) -> int | None:
+    """The solve rule on a finished history of ``(step, accuracy)`` evaluations: the step of the first
+    evaluation of the first run of ``patience`` evaluations in a row at 100%, or None."""
+    streak = 0
+    for i, (_, accuracy) in enumerate(history):
+        streak = streak + 1 if accuracy == 1.0 else 0
+        if streak == patience:
+            return history[i - patience + 1][0]
+    return None
+
+
+def repeat_boost_active(length: int, num_digits: int) -> bool:
+    """Whether :class:`~mingpt_lite.data.SortTask`'s repeat boost can reject any draw of this task.
+
+    The rule rejects (half of the) draws with more than ``length // 2`` distinct digits; the most
+    distinct digits a problem can have is ``min(length, num_digits)``. Computed with the task's own
+    ``count_distinct`` on the problem with the most distinct digits.
+    """
+    from .data import SortTask
+
+    task = SortTask.__new__(SortTask)          # no split check: only count_distinct is needed
+    object.__setattr__(task, "length", length)
+    object.__setattr__(task, "num_digits", num_digits)
+    most = (torch.arange(length) % num_digits).unsqueeze(0)
+    return bool(SortTask.count_distinct(task, most).item() > length // 2)
 
 
 class SolveWatcher:

@@ -181,3 +181,24 @@ def test_command_line_grid_is_resumable(tmp_path, capsys):
     assert "sort-grid" in data["about"][0]["command"] and data["about"][0]["cpu_capability"]
     experiments.main(args)
     assert len(read_results(out)["about"]) == 1                                   # nothing recomputed
+
+
+def test_solved_step_is_the_first_of_the_first_perfect_streak():
+    from mingpt_lite.experiments import solved_step
+
+    history = [(25, 1.0), (50, 0.99), (75, 1.0), (100, 1.0), (125, 1.0), (150, 1.0), (175, 1.0)]
+    assert solved_step(history, patience=4) == 75
+    assert solved_step(history, patience=6) is None
+    assert solved_step([], patience=1) is None
+
+
+@pytest.mark.parametrize("length, num_digits, active", [(4, 3, True), (5, 3, True), (6, 3, False), (8, 3, False),
+                                                        (8, 6, True), (12, 6, False), (32, 32, True), (7, 4, True)])
+def test_repeat_boost_is_active_where_a_draw_can_have_too_many_distinct_digits(length, num_digits, active):
+    from mingpt_lite.experiments import repeat_boost_active
+
+    assert repeat_boost_active(length, num_digits) == active
+    if active and num_digits ** length < 10**6:   # the sampler really rejects some draws, and only then
+        task = SortTask(length=length, num_digits=num_digits)
+        draws = torch.randint(num_digits, (2000, length), generator=torch.Generator().manual_seed(0))
+        assert (task.count_distinct(draws) > length // 2).any()
