@@ -53,6 +53,10 @@ COMPARE_ENV := ATEN_CPU_CAPABILITY=$(COMPARE_KERNELS) OMP_NUM_THREADS=$(COMPARE_
 # nbval's limit for one cell: no chapter may take over 4 minutes under these settings, so 10
 # minutes for a single cell only stops a cell that hangs.
 CELL_TIMEOUT := 600
+# What the session collects; the default is everything. Override to run a part under the same
+# settings, e.g. `make test TEST_PATHS="tests/test_book.py chapters/05_trainer.ipynb"` (include a
+# file under tests/ so that tests/conftest.py applies its nbval rules).
+TEST_PATHS ?= tests chapters
 
 # One pytest session: unit tests (tests/), tests/test_book.py (book.toml, .py/.ipynb sync,
 # every cell executed, README table) and nbval over chapters/ (conftest keeps it to book.toml's
@@ -60,7 +64,7 @@ CELL_TIMEOUT := 600
 # with 5 if nothing ran.
 test: $(STAMP)
 	@echo "make test: notebooks re-run on the CPU (MINGPT_DEVICE=cpu, where their outputs were recorded) with ATEN_CPU_CAPABILITY=$(COMPARE_KERNELS) OMP_NUM_THREADS=$(COMPARE_THREADS), compared with outputs recorded with the default kernels and 2 threads"
-	$(COMPARE_ENV) $(PY) -m pytest -p no:cacheprovider tests chapters \
+	$(COMPARE_ENV) $(PY) -m pytest -p no:cacheprovider $(TEST_PATHS) \
 		--nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=$(CELL_TIMEOUT)
 
 # The GPU run. Without a CUDA GPU it says so in one line and fails. With one: the unit tests,
