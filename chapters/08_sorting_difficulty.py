@@ -19,445 +19,352 @@
 # >   training time is growing exponentially.
 #
 # That is a real question about learning: as the sort task gets bigger (more symbols, longer
-# sequences), how much more training does a GPT need to solve it, and does the cost really
-# grow exponentially? This chapter measures it. For each cell of a grid of tasks (length ×
-# vocabulary) and each model, we train until the model sorts *every* test problem and keeps
-# doing so, and record how many steps and seconds that took, or the best accuracy reached
-# within a budget.
+# sequences), how much more training does a GPT need to solve it, and does the cost really grow
+# exponentially? This chapter measures what a 2-core CPU can measure, several seeds per task,
+# and says where the data stops.
 #
-# The committed run is a small grid that fits a laptop CPU. `MINGPT_BOOK_SIZE=full` runs the
-# notes' grid (vocabulary and length up to 64, gpt-nano, gpt-micro and gpt-mini), meant for a
-# GPU, and writes its results to `chapters/data/sorting_grid_full.json`; the last section
-# shows that file when it exists.
+# ## What you need from earlier chapters
+#
+# - Chapter 4's `SortTask`: a problem of length $L$ over $V$ symbols, a fixed hash that holds a
+#   quarter of all problems out as the test split, and minGPT's *repeat boost* (a draw with more
+#   than $L // 2$ distinct digits is rejected half the time). `sort_accuracy` scores a model.
+# - Chapter 5's `Trainer` and its callbacks; chapter 5 also showed that the demo touches 100% test
+#   accuracy and falls back.
+# - Chapter 6's `run_many` (from `mingpt_lite.experiments`) trains several runs side by side;
+#   here it also keeps a resumable results file.
+# - Chapter 1's attention weights (`model(x, return_attention=True)` returns them for every
+#   layer), to look inside a trained model.
 
 # %%
 import json
 import math
+import statistics
 import time
+from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from mingpt_lite import GPT, GPTConfig
-from mingpt_lite.data import SortTask, sort_accuracy
-from mingpt_lite.notebook import book_size, start_chapter
-from mingpt_lite.trainer import Trainer, TrainerConfig
+from mingpt_lite.data import SortTask
+from mingpt_lite.experiments import PEAK_LR, repeat_boost_active, solve
+from mingpt_lite.experiments import run_many
+from mingpt_lite.notebook import start_chapter
 
 device = start_chapter(seed=0)
+GRID_FILE = Path("data") / "sorting_grid.json"
 
 # %% [markdown]
 # ## How big is the task?
 #
 # A sort problem of length $L$ over $V$ symbols is one of $V^L$ sequences. That number is
-# exponential in the length: at $V = L = 32$ (the notes' gpt-nano limit) it is
-# $32^{32} \approx 10^{48}$, at $V = L = 64$ about $10^{115}$. A model that had to see every
-# problem, or a fixed share of them, would need exponentially more training. A model that
-# learns *how to sort* needs only enough examples to learn the procedure.
-#
-# The work per example, in contrast, grows only polynomially: the sequence is $2L - 1$ tokens,
-# the MLPs cost is linear in that and attention is quadratic.
+# exponential in the length: at $V = L = 32$ (the notes' gpt-nano limit) it is about $10^{48}$,
+# at $V = L = 64$ about $10^{115}$. A model that had to see every problem, or a fixed share of
+# them, would need exponentially more training; a model that learns *how to sort* would not. The
+# work per example grows only polynomially: the sequence is $2L - 1$ tokens.
 
 # %%
-for V, L in [(3, 6), (8, 10), (32, 32), (64, 64)]:
+for V, L in [(3, 6), (3, 8), (3, 12), (8, 8), (32, 32), (64, 64)]:
     task = SortTask(length=L, num_digits=V)
     print(f"V = {V:2d}, L = {L:2d}: {float(task.num_problems):9.3g} distinct problems, "
-          f"{task.block_size:3d} tokens per example")
+          f"{task.block_size:3d} tokens per example, repeat boost {'active' if repeat_boost_active(L, V) else 'inactive'}")
 
 # %% [markdown]
 # ## What "solved" means
 #
-# Chapter 5 showed that minGPT's demo touches 100% test accuracy and can fall back; a run that
-# is 100% once has not solved the task. Measuring "steps until solved" therefore needs three
-# decisions, made once for every cell:
+# ![One cell of the grid: a task of length L over V symbols has V**L problems, a quarter held out; every 25 steps the model is scored on held-out problems; the learning rate starts to cool at the first 99%; the task counts as solved at the first of four 100% evaluations in a row](figures/08_solve_rule.svg)
 #
-# 1. **What is tested.** Every 25 steps, the model is scored on test problems (problems never
-#    drawn for training): all of them when the test split has at most 2,000, else 500 drawn
-#    afresh for each evaluation (from a seeded generator, so the run is repeatable). Scoring is
-#    teacher-forced: one forward pass, and a problem counts as solved when the argmax is right
-#    at every answer position, which is exactly when greedy generation reproduces the answer
-#    (see `sort_accuracy`).
-# 2. **When it is stable.** Solved means 100% at four evaluations in a row (75 steps, and for
-#    big tasks 2,000 different problems); the reported step is the first of the four. After
-#    the run stops, the verdict is checked once more with real greedy generation: on the whole
-#    test split when it has at most 2,000 problems, else on 2,000 further test problems.
-# 3. **How the learning rate behaves.** With a constant learning rate the accuracy of these
-#    small models keeps jittering between 95% and 100% for thousands of steps: each step moves
-#    the weights too far for the last few hard problems to stay right. A cosine schedule fixes
-#    that but needs the run length in advance, which is what we want to measure. So we use a
-#    schedule that reacts to the evaluations: warm up for 50 steps, hold the peak learning rate
-#    until the test accuracy first reaches 99% at step $s$, then decay linearly to 2% of the
-#    peak over another $s$ steps and hold there. This is a callback; the Trainer reads
-#    `config.learning_rate` at every step.
-
-# %%
-def all_test_problems(task, limit=2000):
-    """Every problem of the test split (on the device) if there are at most `limit`, else None."""
-    if task.num_problems > 8 * limit:
-        return None
-    problems = task.all_problems("test")
-    return problems.to(device) if len(problems) <= limit else None
-
-
-class SolveWatcher:
-    """Trainer callback (on_log, every 25 steps): evaluate, cool the learning rate, stop when stable."""
-
-    def __init__(self, task, peak_lr, patience=4, trigger=0.99, floor=0.02, n_eval=500, seed=0):
-        self.task, self.peak_lr, self.patience, self.trigger, self.floor = task, peak_lr, patience, trigger, floor
-        self.n_eval, self.generator = n_eval, torch.Generator(device=device).manual_seed(seed)
-        self.all_test = all_test_problems(task)           # None when the split is too big to enumerate
-        self.history, self.streak, self.cool_from, self.solved_at = [], 0, None, None
-
-    def test_problems(self):
-        if self.all_test is not None:
-            return self.all_test
-        return self.task.sample_problems("test", self.n_eval, self.generator)   # 500 new ones each time
-
-    def __call__(self, trainer):
-        step = trainer.iter_num
-        accuracy = sort_accuracy(trainer.model, self.task, self.test_problems(), method="teacher_forced")
-        self.history.append((step, accuracy))
-        self.streak = self.streak + 1 if accuracy == 1.0 else 0
-        if self.streak == self.patience:
-            self.solved_at = step - (self.patience - 1) * trainer.config.log_interval
-            trainer.stop()
-        if self.cool_from is None and accuracy >= self.trigger:
-            self.cool_from = step
-        if self.cool_from is not None:   # linear from the peak to floor * peak over cool_from steps
-            progress = min(1.0, (step - self.cool_from) / self.cool_from)
-            trainer.config.learning_rate = self.peak_lr * (1 - (1 - self.floor) * progress)
-
-# %% [markdown]
-# One cell of the grid is one call of `solve`: a fresh model, the chapter 5 Trainer with the
-# watcher attached, and a record of what happened. Dropout is off (the task has no noise to
-# overfit to) and the peak learning rate is the project's fast recipe for gpt-nano, 5e-3;
-# wider models get a lower one (gpt-micro 2e-3, gpt-mini 1e-3), as wider networks need.
-
-# %%
-PEAK_LR = {"gpt-nano": 5e-3, "gpt-micro": 2e-3, "gpt-mini": 1e-3}
-
-def solve(model_name, length, num_digits, max_iters, seed=0):
-    """Train one model on one sort task until it is stably solved (or max_iters); return a record."""
-    task = SortTask(length=length, num_digits=num_digits)
-    torch.manual_seed(seed)
-    model = GPT(GPTConfig.from_preset(model_name, vocab_size=num_digits, block_size=task.block_size, dropout=0.0))
-    config = TrainerConfig(max_iters=max_iters, batch_size=64, learning_rate=PEAK_LR[model_name], warmup_iters=50,
-                           log_interval=25, seed=seed, progress=False, device=str(device))
-    trainer = Trainer(model, task, config)
-    watcher = trainer.add_callback("on_log", SolveWatcher(task, PEAK_LR[model_name]))
-    trainer.train()
-    check = watcher.all_test if watcher.all_test is not None else task.fixed_problems("test", 2000, seed=1, device=device)
-    return {"model": model_name, "length": length, "num_digits": num_digits, "max_iters": max_iters,
-            "solved_at": watcher.solved_at, "cool_from": watcher.cool_from, "steps_run": trainer.iter_num,
-            "best_accuracy": max(a for _, a in watcher.history),
-            "generate_accuracy": sort_accuracy(model, task, check, method="generate"), "checked": len(check),
-            "checked_all": watcher.all_test is not None,
-            "train_seconds": round(trainer.train_time, 2), "ms_per_iter": round(trainer.ms_per_iter, 2),
-            "history": watcher.history}
-
-# %% [markdown]
-# ## The grid
+# Measuring "steps until solved" needs three decisions, made once for every task:
 #
-# The small grid: gpt-nano on lengths 4, 5, 6, 8 and vocabularies 3 and 6, and gpt-micro on
-# two of the cells, each with a cap of 2,000 steps. (`MINGPT_BOOK_SIZE=full` runs the full
-# grid below instead.)
-
-# %%
-FULL = book_size() == "full"
-if FULL:
-    sizes = [4, 8, 16, 32, 64]
-    GRID = [(m, L, V) for m in PEAK_LR for L in sizes for V in sizes]
-    MAX_ITERS = 20_000
-else:
-    GRID = ([("gpt-nano", L, V) for V in (3, 6) for L in (4, 5, 6, 8)]
-            + [("gpt-micro", L, 3) for L in (4, 6)])
-    MAX_ITERS = 2000
-RESULTS_FILE = Path("data") / "sorting_grid_full.json"
-
-# %% [markdown]
-# In the full grid a run can take hours, so every finished cell is written to the results
-# file at once, and a rerun skips cells already there: an interrupted run loses at most the
-# cell in progress.
-
-# %%
-def run_grid(grid, max_iters, results_file=None):
-    done = {}
-    if results_file is not None and results_file.exists():
-        done = {(r["model"], r["length"], r["num_digits"]): r for r in json.loads(results_file.read_text())["cells"]}
-    for cell in grid:
-        if cell not in done:
-            done[cell] = solve(*cell, max_iters=max_iters)
-            if results_file is not None:
-                results_file.parent.mkdir(exist_ok=True)
-                tmp = results_file.with_suffix(".tmp")
-                tmp.write_text(json.dumps({"device": str(device), "max_iters": max_iters,
-                                           "cells": list(done.values())}, indent=1))
-                tmp.replace(results_file)
-    return [done[cell] for cell in grid]
-
-started = time.perf_counter()
-results = run_grid(GRID, MAX_ITERS, RESULTS_FILE if FULL else None)
-grid_seconds = time.perf_counter() - started
-
-# %%
-print(f"{'model':>9} {'L':>3} {'V':>3} {'problems':>9} {'solved at':>9} {'best acc':>8} {'greedy check':>17}")
-for r in results:
-    problems = float(r["num_digits"] ** r["length"])
-    solved = r["solved_at"] if r["solved_at"] is not None else "-"
-    print(f"{r['model']:>9} {r['length']:3d} {r['num_digits']:3d} {problems:9.3g} {solved!s:>9} "
-          f"{r['best_accuracy']:8.4f} {r['generate_accuracy']:7.4f} of {r['checked']:5d}")
+# 1. **What is tested.** Every 25 steps the model is scored on test problems: all of them when the
+#    test split has at most 1,000, else 500 drawn afresh each time. Scoring is teacher-forced (one
+#    forward pass; a problem counts when the argmax is right at every answer position, which is
+#    exactly when greedy generation reproduces the answer).
+# 2. **When it is stable.** Solved means 100% at four evaluations in a row; the reported step is
+#    the first of the four. After the run, the verdict is checked once more by real greedy
+#    generation (the whole test split when small, else 2,000 further test problems).
+# 3. **How the learning rate behaves.** With a constant learning rate these small models keep
+#    flipping the last few hard problems between right and wrong for thousands of steps. So the
+#    schedule reacts: 50 warmup steps, the peak learning rate (5e-3 for gpt-nano) until the first
+#    99% at step $s$, then a linear decay to 2% of the peak over another $s$ steps.
+#
+# The rule is a Trainer callback, `SolveWatcher` in `mingpt_lite.experiments`; its heart is
+# four lines run at every evaluation:
+#
+# ```python
+# self.streak = self.streak + 1 if accuracy == 1.0 else 0
+# if self.streak == self.patience:                       # four in a row: solved at the first of them
+#     self.solved_at = step - (self.patience - 1) * trainer.config.log_interval
+#     trainer.stop()
+# ```
+#
+# `solve(model, length, num_digits, seed)` builds a fresh model (dropout off: the task has no noise
+# to overfit), trains it with the watcher attached, and returns a plain record.
+#
+# ## One task, live: minGPT's demo over four seeds
+#
+# minGPT's demo task, $L = 6$ and $V = 3$, trained four times with four seeds, side by side:
 
 # %% tags=["nbval-ignore-output"]
-print(f"whole grid: {grid_seconds:.0f} s")
-for r in results:
-    print(f"{r['model']:>9} L={r['length']:2d} V={r['num_digits']:2d}: {r['train_seconds']:6.1f} s training, "
-          f"{r['ms_per_iter']:5.1f} ms/iter")
-
-# %% [markdown]
-# ## One cell, closely
-#
-# minGPT's demo task (length 6, three symbols) from the grid: the test accuracy over the run,
-# with the step where the learning rate started to cool and the step from which it stayed at
-# 100%.
+LIVE_SEEDS = (5, 6, 7, 8)
+started = time.perf_counter()
+live = run_many(partial(solve, "gpt-nano", 6, 3, return_model=True), LIVE_SEEDS, progress=False)
+records = [record for record, _ in live]
+print(f"4 runs in {time.perf_counter() - started:.0f} s")
+for r in records:
+    print(f"seed {r['seed']}: solved at step {r['solved_at']}, greedy generation sorts "
+          f"{r['greedy_accuracy']:.0%} of all {r['checked']} test problems")
 
 # %%
-demo = next((r for r in results if (r["model"], r["length"], r["num_digits"]) == ("gpt-nano", 6, 3)), results[0])
-print(f"stably solved from step {demo['solved_at']} (run stopped at {demo['steps_run']}); "
-      f"greedy generation on all {demo['checked']} test problems: {demo['generate_accuracy']:.4f}")
+assert all(r["solved_at"] is not None and r["checked_all"] and r["greedy_accuracy"] == 1.0 for r in records)
+print(f"all {len(records)} seeds: stably solved, and greedy generation sorts every test problem")
 
 # %%
-steps, accuracy = zip(*demo["history"])
 fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.plot(steps, accuracy, "o-", markersize=3)
-ax.axvline(demo["cool_from"], color="C1", linestyle=":", label="99% reached: learning rate starts to cool")
-ax.axvline(demo["solved_at"], color="C2", linestyle="--", label="stable 100% from here")
-ax.set_xlabel("step")
-ax.set_ylabel("test accuracy (teacher-forced)")
-ax.set_title(f"{demo['model']}, length {demo['length']}, {demo['num_digits']} symbols")
-ax.set_ylim(0, 1.02)
+for r, color in zip(records, ("C0", "C1", "C2", "C3")):
+    steps, accuracy = zip(*r["history"])
+    ax.plot(steps, accuracy, "o-", ms=2.5, color=color, label=f"seed {r['seed']}")
+    ax.axvline(r["solved_at"], color=color, ls="--", lw=0.8)
+ax.set(xlabel="step", ylabel="test accuracy (teacher-forced)", ylim=(0, 1.02),
+       title="gpt-nano, L = 6, V = 3: dashed, solved from here")
 ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# How much of this is noise? Each cell is one run with one seed, and these runs are chaotic:
-# when this grid was run once with one CPU thread and once with two (which changes nothing but
-# the rounding of float sums), single cells moved by up to a factor of 3 (length 5 with three
-# symbols: 325 steps with one thread, 100 with two; length 8 with six symbols: 900 and 1,250).
-# Read the trends, which held in both runs, not the individual cells.
+# LIVE_TEXT
 #
-# The claims about the small grid, checked: every cell is solved within the cap; greedy
-# generation then sorts every problem of the test split where the split is small enough to
-# enumerate, and at least 99.9% of 2,000 further test problems where it is not (a sample can
-# bound the error rate of a task with millions of problems, not prove it zero); and for each
-# vocabulary the longest problems take more steps than the shortest.
+# ## The grid, precomputed
+#
+# More tasks and more seeds than fit a chapter's two minutes were run once with a resumable
+# command and committed as data. The file records every command that added to it, the machine,
+# the CPU kernels and the date:
 
 # %%
-nano = {(r["length"], r["num_digits"]): r for r in results if r["model"] == "gpt-nano"}
-if not FULL:
-    assert all(r["solved_at"] is not None for r in results)
-    for r in results:
-        assert r["generate_accuracy"] == 1.0 if r["checked_all"] else r["generate_accuracy"] >= 0.999
-    for V in (3, 6):
-        assert nano[8, V]["solved_at"] > nano[4, V]["solved_at"]
+grid = json.loads(GRID_FILE.read_text())
+for about in grid["about"]:
+    print(f"{about['date']}, {about['cpu']} ({about['cpu_count']} cores), torch {about['torch']}, "
+          f"kernels {about['cpu_capability']}:\n    {about['command']}")
+cells = {}
+for run in grid["runs"]:
+    r = run["result"]
+    cells.setdefault((r["model"], r["length"], r["num_digits"], r["boost"]), []).append(r)
 
 # %%
-lengths = sorted({L for L, _ in nano})
-vocabs = sorted({V for _, V in nano})
-steps_grid = np.array([[nano[L, V]["solved_at"] or np.nan for L in lengths] for V in vocabs], dtype=float)
+def describe(runs):
+    """'median [min-max]' of the solve steps, and how many runs were solved."""
+    steps = sorted(r["solved_at"] for r in runs if r["solved_at"] is not None)
+    if not steps:
+        return f"{'not solved':>24}"
+    return f"{statistics.median(steps):7.0f} [{steps[0]:4d}-{steps[-1]:4d}] {len(steps)}/{len(runs)}"
+
+
+print(f"{'model':>9} {'L':>3} {'V':>3} {'boost':>5} {'problems':>9} | {'steps: median [range] solved':>28} | "
+      f"{'greedy check':>12}")
+for key in sorted(cells, key=lambda k: (k[0], not k[3], k[2], k[1])):
+    model, L, V, boost = key
+    runs = cells[key]
+    greedy = min(r["greedy_accuracy"] for r in runs)
+    print(f"{model:>9} {L:3d} {V:3d} {'on' if boost else 'off':>5} {float(V ** L):9.3g} | {describe(runs):>28} | "
+          f"{'>=':>3} {greedy:.4f}")
+
+# %% [markdown]
+# GRID_TEXT
+
+# %%
+def steps_of(L, V, boost=True, model="gpt-nano"):
+    """The solve steps of every solved seed of one task in the committed grid."""
+    return [r["solved_at"] for r in cells.get((model, L, V, boost), []) if r["solved_at"] is not None]
+
+
+lengths3 = sorted(L for (m, L, V, b) in cells if m == "gpt-nano" and V == 3 and b and steps_of(L, 3))
 fig, ax = plt.subplots(figsize=(6, 3.5))
-image = ax.imshow(steps_grid, cmap="viridis", origin="lower", aspect="auto")
-for i, V in enumerate(vocabs):
-    for j, L in enumerate(lengths):
-        ax.text(j, i, "—" if np.isnan(steps_grid[i, j]) else f"{steps_grid[i, j]:.0f}",
-                ha="center", va="center", color="white")
-ax.set_xticks(range(len(lengths)), lengths)
-ax.set_yticks(range(len(vocabs)), vocabs)
-ax.set_xlabel("length L")
-ax.set_ylabel("vocabulary V")
-ax.set_title("gpt-nano: steps to stable 100% test accuracy")
-fig.colorbar(image, ax=ax, label="steps")
+for boost, color, shift in ((True, "C0", -0.08), (False, "C1", 0.08)):
+    Ls = [L for L in lengths3 if steps_of(L, 3, boost)]
+    for L in Ls:
+        ax.plot([L + shift] * len(steps_of(L, 3, boost)), steps_of(L, 3, boost), "o", color=color, alpha=0.5, ms=4)
+    ax.plot([L + shift for L in Ls], [statistics.median(steps_of(L, 3, boost)) for L in Ls], "-", color=color,
+            label=f"V = 3, repeat boost {'on' if boost else 'off'}: seeds (dots), median (line)")
+ax.set(yscale="log", xlabel="length L", ylabel="steps to stable 100%", xticks=lengths3,
+       title="gpt-nano on the sort task, every seed")
+ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# ## Exponential?
+# ## Polynomial or exponential?
 #
 # If the cost grew exponentially in the length, $\text{steps} \approx a \cdot b^L$, then
-# $\log(\text{steps})$ would be a straight line in $L$; if it grew polynomially,
-# $\text{steps} \approx a \cdot L^p$, it would be a straight line in $\log L$. Over a short range
-# of lengths both fit (any smooth curve is nearly straight on a short interval), so we fit
-# both and, more tellingly, compare the growth with that of the problem count.
+# $\log(\text{steps})$ would be a straight line in $L$; if polynomially, $\text{steps} \approx a
+# \cdot L^p$, a straight line in $\log L$. Over a short range of lengths any smooth curve is nearly
+# straight either way, so a good fit proves little. Two sharper tests:
+#
+# - **Held-out extrapolation.** Fit both models on every length but the longest, predict the
+#   longest, and compare each prediction with what the seeds actually did there.
+# - **Fit error against noise.** The seeds of one task scatter by some amount in $\log(\text{steps})$;
+#   a model whose fit error is no larger than that scatter cannot be rejected by these data.
+#
+# The fits use every seed of the V = 3 tasks with the repeat boost off (the next section shows why
+# off), each run a point.
 
 # %%
-def fit(x, y):
-    """Least-squares line through (x, y): slope and intercept."""
-    slope, intercept = np.polyfit(x, y, 1)
-    return slope, intercept
+def fit_both(points):
+    """Least squares of log(steps) on log(L) (power law) and on L (exponential): {name: (slope, intercept)}."""
+    L = np.array([p[0] for p in points], dtype=float)
+    y = np.log([p[1] for p in points])
+    return {"power": tuple(np.polyfit(np.log(L), y, 1)), "exponential": tuple(np.polyfit(L, y, 1))}
 
-growth = {}
-for V in vocabs:
-    solved = [L for L in lengths if nano[L, V]["solved_at"] is not None]   # (all of them in the small grid)
-    if len(solved) < 3:
-        continue
-    L_arr = np.array(solved, dtype=float)
-    steps_arr = np.array([nano[L, V]["solved_at"] for L in solved], dtype=float)
-    p, c_pow = fit(np.log(L_arr), np.log(steps_arr))           # log steps = p log L + c:  steps ~ L^p
-    rate, c_exp = fit(L_arr, np.log(steps_arr))                # log steps = rate L + c:   steps ~ b^L
-    rms = lambda predicted: np.sqrt(np.mean((np.log(steps_arr) - predicted) ** 2))
-    problems_ratio = float(V ** solved[-1]) / float(V ** solved[0])
-    steps_ratio = steps_arr[-1] / steps_arr[0]
-    growth[V] = dict(p=p, b=math.exp(rate), steps_ratio=steps_ratio, problems_ratio=problems_ratio)
-    print(f"V = {V}: L {solved[0]} -> {solved[-1]}: problems x{problems_ratio:.3g}, steps x{steps_ratio:.1f}; "
-          f"fits: L^{p:.2f} (rms error {rms(p * np.log(L_arr) + c_pow):.2f} in log steps), "
-          f"{math.exp(rate):.2f}^L (rms error {rms(rate * L_arr + c_exp):.2f})")
 
-# %%
-fig, axes = plt.subplots(1, 2, figsize=(6, 3.5), sharey=True)
-for V, marker in zip(vocabs, "osd^v"):
-    steps_arr = [nano[L, V]["solved_at"] or np.nan for L in lengths]
-    axes[0].plot(lengths, steps_arr, marker + "-", label=f"V = {V}")
-    axes[1].plot(lengths, steps_arr, marker + "-", label=f"V = {V}")
-axes[0].set_xscale("log")
-axes[0].set_yscale("log")
-axes[0].set_title("log-log: power law is straight", fontsize=9)
-axes[1].set_yscale("log")
-axes[1].set_title("semi-log: exponential is straight", fontsize=9)
-for ax in axes:
-    ax.set_xlabel("length L")
-    ax.set_xticks(lengths, [str(L) for L in lengths])
-    ax.minorticks_off()
-axes[0].set_ylabel("steps to stable 100%")
-axes[0].legend(fontsize=8)
-plt.show()
+def predict(model, coefficients, L):
+    slope, intercept = coefficients
+    return math.exp(slope * (math.log(L) if model == "power" else L) + intercept)
+
+
+FIT_BOOST = False
+fit_lengths = [L for L in lengths3 if steps_of(L, 3, FIT_BOOST)]
+points = [(L, s) for L in fit_lengths for s in steps_of(L, 3, FIT_BOOST)]
+fits = fit_both(points)
+noise = statistics.mean(statistics.pstdev(np.log(steps_of(L, 3, FIT_BOOST))) for L in fit_lengths)
+for model, coefficients in fits.items():
+    residual = math.sqrt(statistics.mean((math.log(s) - math.log(predict(model, coefficients, L))) ** 2 for L, s in points))
+    shape = f"L^{coefficients[0]:.2f}" if model == "power" else f"{math.exp(coefficients[0]):.2f}^L"
+    print(f"{model:>11}: steps ~ {shape}, rms error {residual:.2f} in log steps")
+print(f"seed-to-seed scatter within a task: {noise:.2f} in log steps (mean standard deviation)")
+
+longest = fit_lengths[-1]
+held = fit_both([(L, s) for L, s in points if L != longest])
+actual = steps_of(longest, 3, FIT_BOOST)
+print(f"fitted on L < {longest}, predicting L = {longest} (seeds did {min(actual)}-{max(actual)}):")
+for model, coefficients in held.items():
+    print(f"{model:>11}: predicts {predict(model, coefficients, longest):6.0f}")
 
 # %% [markdown]
-# Two things stand out. First, over lengths 4 to 8 the two fits are about equally good: this
-# range is too short to tell a power law from an exponential by curve fitting alone, and we
-# should not pretend otherwise. (The full grid, with lengths up to 64, can.)
+# FIT_TEXT
 #
-# Second, and decisive: whatever the shape, the steps grow far more slowly than the number of
-# distinct problems. One way to put a number on it is the exponent $e$ in
-# $\text{steps} \propto \text{problems}^{e}$ between the shortest and the longest length:
-# $e = 1$ would mean the cost is proportional to the size of the problem space (the model
-# has to see a fixed share of all problems), $e = 0$ that it does not depend on it at all.
-# Equivalently, per extra symbol the number of problems is multiplied by $V$, the fitted
-# steps by $b$.
+# ## The repeat-boost confound
+#
+# minGPT's sampler rejects half of the draws that have more than $L // 2$ distinct digits, so that
+# problems with many repeats turn up more often. With three symbols a problem has at most three
+# distinct digits, so the rule can reject anything only while $3 > L // 2$: at $L = 4$ and $5$, never
+# from $L = 6$ on. The training distribution therefore changes exactly between the lengths where
+# the old single-seed grid's steps jumped. The test is to train the same tasks with the rule
+# switched off (`SortTask(boost_probability=0)`, `solve(..., boost=False)`) and compare:
 
 # %%
-for V, g in growth.items():
-    g["e"] = math.log(g["steps_ratio"]) / math.log(g["problems_ratio"])
-    print(f"V = {V}: steps ~ problems^{g['e']:.2f}; per extra symbol: problems x{V}, steps x{g['b']:.2f}")
-    if not FULL:
-        assert g["e"] < 0.5 and g["b"] < V / 1.5
+print(f"{'L':>3} {'boost active':>12} | {'boost on':>28} | {'boost off':>28}")
+for L in lengths3:
+    on, off = cells.get(("gpt-nano", L, 3, True), []), cells.get(("gpt-nano", L, 3, False), [])
+    if on and off:
+        print(f"{L:3d} {str(repeat_boost_active(L, 3)):>12} | {describe(on):>28} | {describe(off):>28}")
 
 # %% [markdown]
-# The model does not enumerate problems: it learns a procedure (in effect: count each symbol,
-# then write the counts out in order), and the cost of learning the procedure grows with the
-# length far more slowly than the problem space does. The exponential in the notes' question
-# is real, but it is the size of the problem space, $V^L$, not the training cost.
+# BOOST_TEXT
 #
-# The vocabulary matters too: with six symbols the lengths need more steps than with three
-# (the model has more symbols to tell apart and to order), but relative to the problem count,
-# which is $2^L$ times larger, the extra cost is small; in both of our runs it also grew more
-# slowly with the length (a smaller fitted exponent).
+# ## Does the model learn a procedure?
 #
-# ### Where the notes' "exponential" came from
+# The old version of this chapter said the model "learns a procedure (count each symbol, then write
+# the counts out in order)" without checking. Chapter 1's tool can check part of it: the attention
+# weights. If an answer position works out which symbol comes next by looking at the occurrences
+# of symbols in the problem, some head should put its weight on the problem's positions that hold
+# the symbol being written, far more than their share of the problem. We take the first live model
+# and every test problem, and for each layer and head measure, at the answer positions, the share
+# of attention on problem positions holding the digit the model is about to write, next to the share
+# those positions have of the problem:
+
+# %%
+record, model = live[0]
+task = SortTask(length=6, num_digits=3)
+problems = task.all_problems("test")
+x, _ = task.examples(problems)
+model.eval()
+with torch.no_grad():
+    logits, attention = model(x, return_attention=True)
+L = task.length
+answer_rows = range(L - 1, 2 * L - 1)                     # positions that predict an answer digit
+written = problems.sort(dim=1).values                     # the digit predicted at each answer row
+on_target = (problems[:, None, :] == written[:, :, None]).float()   # (N, answer row, problem position)
+base = on_target.mean(-1)                                  # share of the problem holding that digit
+print(f"{'layer':>5} {'head':>4} | attention on problem | of it on the digit written | that digit's share")
+focus = {}
+for layer, weights in enumerate(attention):
+    for head in range(weights.size(1)):
+        w = weights[:, head, L - 1 : 2 * L - 1, :L]             # answer rows -> problem positions
+        on_problem = w.sum(-1)
+        on_digit = (w * on_target).sum(-1) / on_problem.clamp_min(1e-9)
+        focus[layer, head] = (on_digit.mean().item(), base.mean().item(), on_problem.mean().item())
+        print(f"{layer:5d} {head:4d} | {on_problem.mean():20.2f} | {on_digit.mean():26.2f} | {base.mean():.2f}")
+
+# %%
+best = max(focus, key=lambda k: focus[k][0])
+assert focus[best][0] > 2 * focus[best][1]
+print(f"layer {best[0]} head {best[1]}: {focus[best][0]:.0%} of its attention on the problem goes to the digit "
+      f"being written, whose share of the problem is {focus[best][1]:.0%}")
+
+# %% [markdown]
+# PROCEDURE_TEXT
+#
+# ## Where the notes' "exponential" came from, and where our data stops
 #
 # Three things grow at once when the notes go from $V = L = 32$ on gpt-nano to $V = L = 64$ on
 # gpt-mini, and they multiply:
 #
-# - **steps**: by the (polynomial) growth measured above;
-# - **time per step**: the sequence doubles from 63 to 127 tokens; MLP work doubles and
-#   attention work quadruples;
-# - **the model**: gpt-mini does about 32 times the arithmetic of gpt-nano per token
-#   (6 layers × 192² against 3 layers × 48²).
+# - **steps**: by whatever the growth above is;
+# - **work per step**: the sequence is $2L - 1$ tokens; the MLPs' and projections' work grows
+#   linearly with it and attention's quadratically;
+# - **the model**: gpt-mini's blocks do far more arithmetic per token than gpt-nano's.
 #
-# Their product is steep, and on a log plot of wall time against "problem size" (which the
-# notes scale on both axes at once) a product of polynomials looks much like an exponential.
-# The time per step in the small grid shows the second factor directly:
-
-# %% tags=["nbval-ignore-output"]
-for model_name in PEAK_LR:
-    rows = [r for r in results if r["model"] == model_name and r["num_digits"] == vocabs[-1]]
-    if rows:
-        print(f"{model_name}, V={vocabs[-1]}: " + ", ".join(f"L={r['length']}: {r['ms_per_iter']:.1f} ms/step" for r in rows))
-
-# %% [markdown]
-# ### A bigger model
-#
-# gpt-micro (4 layers, 128 wide, about 10 times gpt-nano's parameters) on two of the tasks
-# with three symbols:
+# The last two are arithmetic, not measurement. Multiply-adds per training example, forward pass,
+# from the configurations themselves (weights times tokens, plus attention's scores and averages):
 
 # %%
-micro = {(r["length"], r["num_digits"]): r for r in results if r["model"] == "gpt-micro"}
-for (L, V), r in sorted(micro.items()):
-    print(f"L = {L:2d}, V = {V}: steps to stable 100%: gpt-nano {nano[L, V]['solved_at']}, gpt-micro {r['solved_at']}; "
-          f"best accuracy {nano[L, V]['best_accuracy']:.4f} and {r['best_accuracy']:.4f}")
+from mingpt_lite import GPTConfig
 
-# %% tags=["nbval-ignore-output"]
-for (L, V), r in sorted(micro.items()):
-    print(f"L = {L}, V = {V}: gpt-nano {nano[L, V]['ms_per_iter']:.1f} ms/step, gpt-micro {r['ms_per_iter']:.1f} ms/step")
+def forward_macs(preset, L, V):
+    """Multiply-adds of one forward pass over one example of the length-L task (weights + attention)."""
+    config = GPTConfig.from_preset(preset, vocab_size=V, block_size=2 * L - 1)
+    T, C = 2 * L - 1, config.n_embd
+    per_token = config.n_layer * 12 * C * C + C * V          # qkv+proj (4C^2), MLP (8C^2), head
+    attention = config.n_layer * T * T * C                   # scores and weighted sums (causal: about half)
+    return T * per_token + attention
 
-# %% [markdown]
-# At these sizes the bigger model does not solve the task in clearly fewer steps (the
-# differences are within what single runs vary, see above), while each of its steps costs
-# several times as much: it has about ten times the parameters. A bigger model pays for itself only
-# where the small one stops solving the task within the budget, which is what the full grid
-# probes at lengths and vocabularies of 16 to 64. The notes' switch to gpt-mini for
-# $V = L = 64$ multiplied the cost per step before it could reduce the steps.
-#
-# ## The full grid
-#
-# With `MINGPT_BOOK_SIZE=full` this chapter runs the notes' grid: gpt-nano, gpt-micro and
-# gpt-mini on every combination of length and vocabulary in {4, 8, 16, 32, 64} with a cap of
-# 20,000 steps, and writes `chapters/data/sorting_grid_full.json`. That is 75 runs; on a GPU it
-# takes hours, on a CPU days. When the file exists, the cell below shows it.
 
-# %%
-if RESULTS_FILE.exists():
-    full_results = json.loads(RESULTS_FILE.read_text())
-    cells = full_results["cells"]
-    print(f"{len(cells)} cells, cap {full_results['max_iters']} steps, run on {full_results['device']}")
-    fig, axes = plt.subplots(1, 3, figsize=(9, 3.2), sharey=True)
-    for ax, model_name in zip(axes, PEAK_LR):
-        table = {(c["length"], c["num_digits"]): c for c in cells if c["model"] == model_name}
-        Ls = sorted({L for L, _ in table})
-        Vs = sorted({V for _, V in table})
-        grid = np.array([[(table[L, V]["solved_at"] or np.nan) if (L, V) in table else np.nan for L in Ls] for V in Vs])
-        cmap = plt.get_cmap("viridis").copy()
-        cmap.set_bad("lightgray")                                  # not solved within the cap
-        ax.imshow(np.ma.masked_invalid(np.log10(grid)), cmap=cmap, origin="lower", aspect="auto",
-                  vmin=np.log10(25), vmax=np.log10(full_results["max_iters"]))
-        for i, V in enumerate(Vs):
-            for j, L in enumerate(Ls):
-                c = table.get((L, V))
-                if c is not None:
-                    solved = c["solved_at"] is not None
-                    label = f"{c['solved_at']}" if solved else f"{c['best_accuracy']:.0%}"
-                    ax.text(j, i, label, ha="center", va="center", color="white" if solved else "black", fontsize=7)
-        ax.set_xticks(range(len(Ls)), Ls)
-        ax.set_yticks(range(len(Vs)), Vs)
-        ax.set_title(model_name, fontsize=9)
-        ax.set_xlabel("length L")
-    axes[0].set_ylabel("vocabulary V")
-    fig.suptitle("steps to stable 100% (colour, log scale); gray: best accuracy within the cap", fontsize=9)
-    fig.tight_layout()
-    plt.show()
-else:
-    print(f"{RESULTS_FILE} has not been produced yet: run this chapter with MINGPT_BOOK_SIZE=full "
-          "(on a GPU) to produce it. Cells show steps to stable 100%, or the best accuracy reached.")
+reference = forward_macs("gpt-nano", 6, 3)
+for preset, L, V in [("gpt-nano", 6, 3), ("gpt-nano", 12, 3), ("gpt-nano", 32, 32), ("gpt-mini", 64, 64)]:
+    print(f"{preset}, L = V = {L:2d}/{V:2d}: {forward_macs(preset, L, V) / reference:6.0f} x the demo's work per example")
 
 # %% [markdown]
-# ## What to try
+# WHERE_TEXT
 #
-# - Run `solve("gpt-nano", 8, 6, max_iters=2000)` with `seed=1, 2, 3`. How much do the steps
-#   to solve vary between seeds? Is the growth with length larger than that spread?
-# - Replace the reactive schedule by a constant learning rate (create the `SolveWatcher` in
-#   `solve` with `trigger=2`, so it never cools) and rerun one cell. How long does the accuracy
-#   keep jittering below 100%?
-# - Which test problems does a model get wrong just before it is solved? Collect them from
-#   `sort_accuracy`'s inputs (use `task.solves`) and count their repeated symbols.
-# - Hold the number of distinct problems fixed and vary the shape: $V = 16, L = 4$ against
-#   $V = 4, L = 8$ and $V = 2, L = 16$ (all 65,536 problems). Which is hardest, and why?
-# - Extend the small grid with one larger length (12 or 16) for gpt-nano. Does the power-law
-#   fit still hold, or does the cap start to bite?
+# ## What you learned
+#
+# - "Solved" needs a definition: held-out problems, several evaluations in a row at 100%, a check by
+#   greedy generation, and a learning rate that cools once the model is close.
+# - A training outcome is a distribution: one seed per task said little; several seeds per task
+#   give a spread, and conclusions must be larger than it.
+# - LEARNED_FIT
+# - A sampler detail (minGPT's repeat boost) changes the training distribution exactly where it is
+#   active; an experiment has to switch it off to see whether it matters.
+# - Attention weights can test a claim about *how* a model solves a task, instead of asserting it.
+#
+# ## Exercises
+#
+# Worked answers: [the worked solution](solutions/08_sorting_difficulty.ipynb).
+#
+# ### Exercise 8.1 (implement): the solve rule
+#
+# Write `solved_at(history, patience=4)`: given a run's evaluations as a list of
+# `(step, accuracy)` pairs, return the step of the first evaluation of the first `patience`
+# evaluations in a row at 100%, or `None`. Check it:
+# `from mingpt_lite.exercises import check; check("8.1", solved_at)`.
+#
+# ### Exercise 8.2 (implement): where is the repeat boost active?
+#
+# Write `boost_active(length, num_digits)` that says whether minGPT's repeat boost can reject any
+# draw of a task (read `SortTask.sample_problems`), then `check("8.2", boost_active)`. For which
+# lengths is it active with $V = 3$? With $V = 32$?
+#
+# ### Exercise 8.3 (explain): why can't the fits decide?
+#
+# Using the numbers of the fitting section: why do a power law and an exponential fit lengths 4 to
+# 8 about equally well, and what data would tell them apart? Estimate, from the seeds' scatter,
+# how far apart in $L$ the lengths must reach before the two models' predictions differ by more
+# than that scatter.
