@@ -531,6 +531,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     norms.add_argument("--seeds", type=_ints, default=[3407, 0, 1, 2, 3])
     norms.add_argument("--deep-iters", type=int, default=200)
     norms.add_argument("--only", choices=("demo", "deep"), default=None, help="run only one of the two parts")
+    norms.add_argument("--names", default=None,
+                       help="only these runs, separated by ';' (e.g. 'post, 12 layers;pre, 12 layers')")
     norms.add_argument("--processes", type=int, default=None)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
@@ -546,13 +548,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         function, description = _solve_item, "sort-grid"
     else:
         parts = ("demo", "deep") if args.only is None else (args.only,)
+        wanted = set(NORM_DEEP) | set(NORM_DEMO)
+        if args.names is not None:
+            wanted = {name.strip() for name in args.names.split(";")}
+            unknown = wanted - set(NORM_DEEP) - set(NORM_DEMO)
+            if unknown:
+                parser.error(f"unknown run names {sorted(unknown)}; known: {list(NORM_DEEP) + list(NORM_DEMO)}")
         items = []
         for seed in args.seeds:
             if "deep" in parts:
                 items += [dict(kind="deep", name=name, seed=seed, max_iters=args.deep_iters, kernels=capability)
-                          for name in NORM_DEEP]
+                          for name in NORM_DEEP if name in wanted]
             if "demo" in parts:
-                items += [dict(kind="demo", name=name, seed=seed, kernels=capability) for name in NORM_DEMO]
+                items += [dict(kind="demo", name=name, seed=seed, kernels=capability) for name in NORM_DEMO
+                          if name in wanted]
         function, description = _norm_item_checked, "norm-seeds"
     results = run_many(function, items, args.out, about=_about(argv), processes=args.processes,
                        description=description)
