@@ -35,6 +35,7 @@ PREVIOUS_STATE_FILE, DIVERGED_STATE_FILE = "training_state.previous.pt", "traini
 RUN_FILES = (MODEL_FILE, STATE_FILE, PREVIOUS_STATE_FILE, DIVERGED_STATE_FILE, DATA_FILE)
 DEBUG_ENV = "MINGPT_DEBUG"
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+DEFAULT_LR = {"sort": 5e-4, "char": 1e-3}
 
 
 class UsageError(Exception):
@@ -160,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     task = sort.add_argument_group("task")
     task.add_argument("--length", type=POSITIVE, default=6, help="digits per problem (default 6)")
     task.add_argument("--num-digits", type=_integer(2), default=3, help="distinct digits, i.e. the vocabulary (default 3)")
-    _training_options(sort, preset="gpt-nano", iters=2000, batch_size=64, lr=5e-4, dropout=0.1)
+    _training_options(sort, preset="gpt-nano", iters=2000, batch_size=64, lr=DEFAULT_LR["sort"], dropout=0.1)
 
     char = commands.add_parser("char", help="train a character-level language model on a text",
                                description="Train a character-level GPT. The vocabulary is the text's characters; "
@@ -172,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="a corpus available offline: Tiny Shakespeare (ships with the package; the default) "
                       "or python-docs (Python's own documentation topics); ignored with --text")
     data.add_argument("--val-fraction", type=_number(0, 1, low_open=True, high_open=True), default=0.1, help="share of the text held out (default 0.1)")
-    _training_options(char, preset="gpt-micro", iters=2000, batch_size=32, lr=1e-3, dropout=0.1,
+    _training_options(char, preset="gpt-micro", iters=2000, batch_size=32, lr=DEFAULT_LR["char"], dropout=0.1,
                       block_size_help="context length in characters (default 128)")
 
     ev = commands.add_parser("eval", help="evaluate a trained run",
@@ -551,7 +552,8 @@ def _failure(err: BaseException, args, context: dict) -> tuple[int, str]:
         return EXIT_INTERRUPTED, f"interrupted at iteration {trainer.iter_num}; {where}; continue with --resume"
     if isinstance(err, DivergenceError):
         what = str(err).split("; try a lower learning_rate")[0]
-        lower = f"{args.lr / 10:g}"
+        default = DEFAULT_LR.get(args.command, args.lr)
+        lower = f"{default if args.lr > default else args.lr / 10:g}"
         if err.checkpoint is not None:
             advice = f"continue from that checkpoint with a lower learning rate: --resume --lr {lower}"
         else:
