@@ -2,7 +2,9 @@
 # virtual environment in .venv, so nothing has to be installed first except Python 3.11+.
 #
 #   make book        execute every chapter into _build/ and render HTML into _build/html/
-#                    (tracked files are not modified; MINGPT_BOOK_SIZE=full for bigger runs)
+#                    (tracked files are not modified; MINGPT_BOOK_SIZE=full for bigger runs);
+#                    the pages read offline (MathJax is bundled), and the build fails if one
+#                    loads a script or stylesheet from another host
 #   make test        unit tests + nbval over every notebook in book.toml (chapters and solutions)
 #                    + the sync check, the notebooks re-run on the CPU under a setting different
 #                    from the recording one (see below)
