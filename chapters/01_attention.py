@@ -23,14 +23,6 @@
 # (`mingpt/model.py`). [The Annotated Transformer](https://nlp.seas.harvard.edu/annotated-transformer/)
 # walks through the same paper line by line, if you want a second telling.
 #
-# ## What you need from earlier chapters
-#
-# Only the preface's `start_chapter` (seeds and device). This is the first chapter that builds
-# something, so it borrows twice from the next one, and says so where it happens: `GPTConfig`
-# (the model's settings, from chapter 02's `mingpt_lite.config`) to size an attention layer, and
-# `GPT` (the whole model, built in chapter 02) in sections 6 and 7, used only as a closed box that
-# turns token ids into logits with our attention inside every block.
-#
 # Attention is a weighted average. Position $t$ looks at the vectors of the positions it
 # is allowed to see, decides how much each one matters to it, and takes the average of
 # what they offer with those weights. This chapter builds that idea up from a plain
@@ -47,6 +39,15 @@
 #
 # Nothing here trains. Where we compare two implementations we work in float64 on the
 # CPU, so the tolerances can be tight enough to catch a real mistake.
+
+# %% [markdown]
+# ## What you need from earlier chapters
+#
+# Only the preface's `start_chapter` (seeds and device). This is the first chapter that builds
+# something, so it borrows twice from the next one, and says so where it happens: `GPTConfig`
+# (the model's settings, from chapter 02's `mingpt_lite.config`) to size an attention layer, and
+# `GPT` (the whole model, built in chapter 02) in sections 6 and 7, used only as a closed box that
+# turns token ids into logits with our attention inside every block.
 
 # %%
 import math

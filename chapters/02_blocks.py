@@ -11,16 +11,6 @@
 # %% [markdown]
 # # 2. Pre-LN blocks and the whole GPT
 #
-# ## What you need from earlier chapters
-#
-# Chapter 01's attention: `explicit_attention` (scores, $1/\sqrt{d}$, mask, softmax, weighted
-# sum), the head split (B, T, C) → (B, H, T, D), and `CausalSelfAttention`, which chapter 01
-# proved equal to its own function. This chapter uses them unchanged as one of a block's two
-# sublayers. The models built here get their initial weights from `mingpt_lite.init`, which
-# chapter 03 explains; here the values do not matter, because every comparison overwrites them
-# with noise first.
-
-# %% [markdown]
 # Chapter 01 built the one layer in which positions exchange information. A transformer
 # **block** wraps that layer together with three more pieces: a LayerNorm that keeps the
 # numbers at a sensible scale, an MLP that works on each position alone, and the
@@ -43,6 +33,16 @@
 # 7. counting parameters, by formula and by model, against minGPT's presets.
 #
 # All comparisons run in float64 on the CPU, where tolerances can be tight.
+
+# %% [markdown]
+# ## What you need from earlier chapters
+#
+# Chapter 01's attention: `explicit_attention` (scores, $1/\sqrt{d}$, mask, softmax, weighted
+# sum), the head split (B, T, C) → (B, H, T, D), and `CausalSelfAttention`, which chapter 01
+# proved equal to its own function. This chapter uses them unchanged as one of a block's two
+# sublayers. The models built here get their initial weights from `mingpt_lite.init`, which
+# chapter 03 explains; here the values do not matter, because every comparison overwrites them
+# with noise first.
 
 # %%
 import dataclasses
