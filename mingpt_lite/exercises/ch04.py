@@ -117,35 +117,45 @@ def _check_groups_on(attempt, model: nn.Module) -> None:
             dup = next(i for i in ids if ids.count(i) > 1)
             raise Hint(f"{' / '.join(names[dup])} is listed twice in the {label} group (a tied tensor has two "
                        "names but is one parameter: de-duplicate by identity, e.g. a dict keyed by id(p))")
-    both = {id(p) for p in decay} & {id(p) for p in no_decay}
+    in_decay = {id(p) for p in decay}
+    both = [id(p) for p in no_decay if id(p) in in_decay]
     if both:
-        pid = next(iter(both))
+        pid = both[0]
         raise Hint(f"{' / '.join(names[pid])} is in both groups: every parameter belongs to exactly one "
                    "(if its owners disagree, as for a tied head, 'no decay' wins)")
-    missing = set(names) - {id(p) for p in decay} - {id(p) for p in no_decay}
+    placed = {id(p) for p in decay} | {id(p) for p in no_decay}
+    missing = [pid for pid in names if pid not in placed]
     if missing:
-        pid = next(iter(missing))
+        pid = missing[0]
         raise Hint(f"{' / '.join(names[pid])} is in neither group: every trainable parameter must be in exactly one")
     ref_decay, _ = parameter_groups(model, weight_decay=0.1, rule="mingpt")
     ref_ids = {id(p) for p in ref_decay["params"]}
     got_ids = {id(p) for p in decay}
-    for pid in got_ids - ref_ids:
-        module, short = owners[pid]
-        label = " / ".join(names[pid])
-        if len(names[pid]) > 1:
-            raise Hint(f"{label} is one tensor with two owners, a Linear (decay) and an Embedding (no decay); "
-                       "minGPT's rule lets 'no decay' win, so the tied matrix is not decayed")
+    # In the model's own order, so the verdict never depends on memory addresses; the most
+    # telling mistake is named first.
+    wrongly_decayed = [pid for pid in names if pid in got_ids - ref_ids]
+    kinds = {pid: owners[pid] for pid in wrongly_decayed}
+    for pid in wrongly_decayed:
+        module, short = kinds[pid]
         if isinstance(module, nn.LayerNorm) and short == "weight":
-            raise Hint(f"you decay a LayerNorm gain ({label}): its neutral value is 1, and decay pulls it toward 0, "
-                       "toward switching the channel off")
-        if short == "bias":
-            raise Hint(f"you decay a bias ({label}): biases (one number per channel, they shift and do not mix) "
-                       "are not decayed")
-        if isinstance(module, nn.Embedding):
-            raise Hint(f"you decay the embedding table {label}: that is nanoGPT's rule (every tensor with dim >= 2, "
-                       "parameter_groups(rule='dim')); minGPT's rule, asked here, decays Linear weights only")
-        raise Hint(f"you decay {label}, which minGPT's rule does not (only Linear weights decay)")
-    for pid in ref_ids - got_ids:
+            raise Hint(f"you decay a LayerNorm gain ({' / '.join(names[pid])}): its neutral value is 1, and decay "
+                       "pulls it toward 0, toward switching the channel off")
+    for pid in wrongly_decayed:
+        if kinds[pid][1] == "bias":
+            raise Hint(f"you decay a bias ({' / '.join(names[pid])}): biases (one number per channel, they shift "
+                       "and do not mix) are not decayed")
+    for pid in wrongly_decayed:
+        if len(names[pid]) > 1:
+            raise Hint(f"{' / '.join(names[pid])} is one tensor with two owners, a Linear (decay) and an Embedding "
+                       "(no decay); minGPT's rule lets 'no decay' win, so the tied matrix is not decayed")
+    for pid in wrongly_decayed:
+        if isinstance(kinds[pid][0], nn.Embedding):
+            raise Hint(f"you decay the embedding table {' / '.join(names[pid])}: that is nanoGPT's rule (every "
+                       "tensor with dim >= 2, parameter_groups(rule='dim')); minGPT's rule, asked here, decays "
+                       "Linear weights only")
+    for pid in wrongly_decayed:
+        raise Hint(f"you decay {' / '.join(names[pid])}, which minGPT's rule does not (only Linear weights decay)")
+    for pid in [pid for pid in names if pid in ref_ids - got_ids]:
         raise Hint(f"{' / '.join(names[pid])} is a Linear weight and must decay "
                    "(isinstance(module, nn.Linear) also covers subclasses such as ResidualProjection)")
 
