@@ -1,0 +1,307 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 13. From minGPT to a modern GPT
+#
+# minGPT's model is GPT-2's, from 2019. [nanoGPT](https://github.com/karpathy/nanoGPT)'s README
+# now sends readers on to [nanochat](https://github.com/karpathy/nanochat), whose GPT changes
+# half a dozen pieces: rotary position embeddings instead of a position table, RMSNorm instead
+# of LayerNorm (also on queries and keys), a squared-ReLU MLP, no biases, an untied output
+# head, and the Muon optimizer for the hidden matrices. This appendix adds each of those to
+# `mingpt_lite` as a `GPTConfig` option (off by default, so every earlier chapter is
+# unchanged), explains what it does with a small check you can run, and then measures what
+# each one buys on Tiny Shakespeare under an equal time budget.
+#
+# ## What you need from earlier chapters
+#
+# - Chapter 01 builds `CausalSelfAttention` (queries, keys, scores); rotary embeddings and
+#   QK-norm change what happens to q and k just before the scores.
+# - Chapter 02 builds LayerNorm, the GELU MLP and the block; RMSNorm and the new MLPs replace
+#   those pieces.
+# - Chapter 04 splits parameters into AdamW groups; Muon is a different update for one of them.
+# - Chapter 07 builds the KV cache and `cached_logits`; we check the cache still equals a full
+#   forward with the new options.
+# - Chapter 09 trains a character model on Tiny Shakespeare; the ablation here uses the same
+#   data and `CharDataset`.
+
+# %%
+import json
+import math
+from pathlib import Path
+
+import torch
+
+from mingpt_lite import GPT, GPTConfig
+from mingpt_lite.attention import apply_rotary, rotary_tables, rotate_explicit
+from mingpt_lite.bench.char import ABLATION, RECIPES, ablation_table
+from mingpt_lite.blocks import swiglu_hidden
+from mingpt_lite.generation import cached_logits
+from mingpt_lite.norms import RMSNorm, rms_norm_explicit
+from mingpt_lite.optim import newton_schulz_orthogonalize
+from mingpt_lite.notebook import start_chapter
+
+device = start_chapter(seed=0)
+
+# %% [markdown]
+# The whole picture first: GPT-2's block on the left, a modern block on the right, with the
+# sizes of the model trained at the end of this chapter (width C = 128, 4 heads of D = 32,
+# context T = 64). Every dashed box is one option below.
+#
+# ![GPT-2's block beside a modern block: RMSNorm for LayerNorm, rotary embeddings instead of a position table, QK-norm, a squared-ReLU MLP, no biases](figures/13_modern_block.svg)
+#
+# Each option is a field of `GPTConfig`; the defaults are minGPT's:
+
+# %%
+classic = GPTConfig(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0)
+modern = GPTConfig(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0,
+                   normalization="rmsnorm", position="rotary", mlp="relu2", qk_norm=True, bias=False)
+for field in ("normalization", "position", "mlp", "qk_norm", "bias", "tie_weights"):
+    print(f"{field:>13}: {getattr(classic, field)!s:>9} -> {getattr(modern, field)}")
+
+# %% [markdown]
+# ## RMSNorm
+#
+# LayerNorm ([Ba et al. 2016](https://arxiv.org/abs/1607.06450)) subtracts each vector's mean,
+# divides by its standard deviation, then scales and shifts. RMSNorm
+# ([Zhang & Sennrich 2019](https://arxiv.org/abs/1910.07467)) keeps only the rescaling:
+#
+# $$\mathrm{RMSNorm}(x) = \frac{x}{\sqrt{\frac{1}{C}\sum_i x_i^2 + \epsilon}} \odot g$$
+#
+# The paper's argument: what makes LayerNorm help is re-scaling invariance, not re-centring,
+# and dropping the mean saves a reduction. Our `RMSNorm` uses PyTorch's fused `F.rms_norm`;
+# `rms_norm_explicit` is the formula above, line for line. They agree, and the output's
+# root mean square is 1 while its mean is not 0:
+
+# %%
+torch.manual_seed(0)
+x = torch.randn(2, 6, 128, dtype=torch.float64) + 0.5            # (B, T, C), not centred
+norm = RMSNorm(128).double()
+by_formula = x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + 1e-5)
+torch.testing.assert_close(norm(x), by_formula, rtol=1e-12, atol=1e-12)
+torch.testing.assert_close(rms_norm_explicit(x, norm.weight), by_formula, rtol=1e-12, atol=1e-12)
+rms = norm(x).pow(2).mean(-1).sqrt()
+print(f"RMS of the output: {rms.min():.4f} .. {rms.max():.4f}; mean of the output: {norm(x).mean(-1).mean():.2f}")
+assert torch.allclose(rms, torch.ones_like(rms), atol=1e-4) and norm(x).mean(-1).mean() > 0.3
+
+# %% [markdown]
+# ## Rotary position embeddings
+#
+# GPT-2 adds a learned vector per position to each token's embedding, so position is mixed
+# into everything from the first layer on, and there is nothing to learn for positions past
+# `block_size`. Rotary embeddings ([Su et al. 2021, RoFormer](https://arxiv.org/abs/2104.09864))
+# instead *rotate* each query and key, pair of channels by pair of channels, by an angle
+# proportional to its position $m$: pair $j$ turns by $m\,\theta_j$ with
+# $\theta_j = 10000^{-2j/D}$. A rotation by $m\theta$ followed by the inverse of a rotation by
+# $n\theta$ is a rotation by $(m-n)\theta$, so
+#
+# $$\langle R_m q, R_n k\rangle = \langle q, R_{n-m}\, k\rangle,$$
+#
+# and the attention score between two positions depends on their *distance*, not on where
+# they are. `rotate_explicit` is the definition (each pair as a complex number times
+# $e^{im\theta_j}$); `apply_rotary` is the fast version the model uses. Below, one query and one
+# key are placed at every position of a 64-long sequence; every diagonal of the score matrix
+# (a fixed distance $m - n$) is constant:
+
+# %%
+D = 32
+q, k = torch.randn(D, dtype=torch.float64), torch.randn(D, dtype=torch.float64)
+positions = torch.arange(64)
+Q, K = rotate_explicit(q.expand(64, D), positions), rotate_explicit(k.expand(64, D), positions)
+cos, sin = rotary_tables(64, D)
+torch.testing.assert_close(apply_rotary(q.expand(64, D), cos.double(), sin.double()), Q, rtol=1e-6, atol=1e-6)
+scores = Q @ K.T                                                   # scores[m, n] = <R_m q, R_n k>
+spread = max((torch.diagonal(scores, -d).max() - torch.diagonal(scores, -d).min()).item() for d in range(64))
+print(f"largest spread along any diagonal: {spread:.1e}; scores at distance 0, 1, 5: "
+      f"{scores[10, 10]:.3f}, {scores[11, 10]:.3f}, {scores[15, 10]:.3f}")
+assert spread < 1e-9
+
+# %% [markdown]
+# A rotary model has no position table (8,192 fewer parameters here), and its keys go into the
+# KV cache already rotated: a cached key's position never changes, so the cache of chapter 07
+# works unchanged. The check of chapter 07, for the fully modern model:
+
+# %%
+torch.manual_seed(0)
+model = GPT(modern).double()
+idx = torch.randint(0, 65, (2, 64))
+torch.testing.assert_close(cached_logits(model, idx, prefill=5), model.eval()(idx), rtol=1e-9, atol=1e-9)
+print(f"parameters: classic {GPT(classic).num_parameters(include_head=True):,}, "
+      f"modern {model.num_parameters(include_head=True):,}")
+
+# %% [markdown]
+# ## ReLU² and SwiGLU
+#
+# GPT-2's MLP widens to 4C, applies GELU ([Hendrycks & Gimpel 2016](https://arxiv.org/abs/1606.08415))
+# and projects back. Two later activations:
+#
+# - **ReLU²**, $\max(0, x)^2$, found by the program search of Primer
+#   ([So et al. 2021](https://arxiv.org/abs/2109.08668)); nanochat uses it. Same shapes and
+#   parameters as GPT-2's MLP; only the function changes.
+# - **SwiGLU** ([Shazeer 2020](https://arxiv.org/abs/2002.05202)), $W_2(\mathrm{SiLU}(W_g x) \odot W_u x)$:
+#   a gate decides, per hidden unit, how much of a second projection passes. It has three
+#   matrices instead of two, so the hidden width shrinks to about $\frac{2}{3}\cdot 4C$ to keep
+#   the parameter count (LLaMA's choice):
+
+# %%
+for C in (48, 128, 768):
+    gelu_params = 2 * C * 4 * C
+    swiglu_params = 3 * C * swiglu_hidden(C)
+    print(f"C={C:>3}: GELU MLP {gelu_params:>9,} weights, SwiGLU (hidden {swiglu_hidden(C)}) {swiglu_params:>9,}")
+    assert abs(swiglu_params / gelu_params - 1) < 0.03
+
+# %% [markdown]
+# ## QK-norm
+#
+# A score is a dot product of a query and a key; if their norms grow during training, scores
+# grow, and the softmax saturates into a one-hot choice with vanishing gradients (the reason
+# for chapter 01's $1/\sqrt{D}$). QK-norm normalises each head's query and key before the dot
+# product ([Dehghani et al. 2023](https://arxiv.org/abs/2302.05442), who needed it to train a
+# 22B-parameter vision transformer at all). With RMS-normalised q and k (gain 1), a score is at
+# most $\|q\|\,\|k\|/\sqrt{D} = \sqrt{D}$, whatever the inputs:
+
+# %%
+big = 50 * torch.randn(1, 4, 64, D, dtype=torch.float64)           # (B, H, T, D), huge activations
+plain = (big @ big.transpose(-2, -1) / math.sqrt(D)).abs().max()
+unit = rms_norm_explicit(big)
+normed = (unit @ unit.transpose(-2, -1) / math.sqrt(D)).abs().max()
+print(f"largest |score| without QK-norm {plain:.0f}, with it {normed:.2f} (bound sqrt(D) = {math.sqrt(D):.2f})")
+assert normed <= math.sqrt(D) + 1e-9 < plain
+
+# %% [markdown]
+# ## No biases, and the head
+#
+# `bias=False` removes every Linear and LayerNorm bias; it is nanoGPT's default, and PaLM
+# ([Chowdhery et al. 2022](https://arxiv.org/abs/2204.02311)) reports that it increased
+# training stability for large models. `tie_weights`
+# shares the token embedding with the output head ([Press & Wolf 2017](https://arxiv.org/abs/1608.05859)):
+# the same vector that represents a token scores it as the next token. GPT-2 and nanoGPT tie;
+# minGPT and nanochat do not. Both were in `GPTConfig` before this chapter. For our model:
+
+# %%
+def n_params(**options):
+    return GPT(GPTConfig(**{**vars(classic), **options})).num_parameters(include_head=True)
+
+print(f"classic {n_params():,}; no biases {n_params(bias=False):,}; tied {n_params(tie_weights=True):,}")
+assert n_params() - n_params(tie_weights=True) == 65 * 128
+
+# %% [markdown]
+# ## Muon
+#
+# AdamW (chapter 04) updates every parameter by its own normalised gradient. Muon
+# ([Jordan et al. 2024](https://kellerjordan.github.io/posts/muon/)) treats a hidden weight
+# *matrix* as a whole: it takes the momentum of the gradient and replaces it by the nearest
+# orthogonal matrix, i.e. $U V^\top$ of its singular value decomposition $U S V^\top$, so that
+# every direction of the update moves by the same amount instead of a few dominant ones. An SVD
+# per step would be slow; five Newton–Schulz iterations, a fixed polynomial of $G G^\top$,
+# get close enough. `configure_muon` uses it for the blocks' matrices and AdamW for the
+# embeddings, the head, gains and biases (as nanochat does). What the iteration does to a
+# gradient-like matrix with very unequal singular values:
+
+# %%
+G = torch.randn(128, 8) @ torch.randn(8, 384) + 0.01 * torch.randn(128, 384)  # nearly rank 8
+before = torch.linalg.svdvals(G)
+after = torch.linalg.svdvals(newton_schulz_orthogonalize(G))
+print(f"singular values before: {before[0]:.1f} ... {before[7]:.1f} ... {before[-1]:.3f}")
+print(f"after 5 Newton-Schulz steps: {after[0]:.2f} ... {after[7]:.2f} ... {after[-1]:.2f}")
+assert before[0] / before[-1] > 100 and after.max() < 1.3 and after[:8].min() > 0.6
+
+# %% [markdown]
+# ## What each change buys: the ablation
+#
+# Now the measurement. Every variant below trains on Tiny Shakespeare for the **same time
+# budget**, 10 seconds of single-threaded CPU time (the wall-clock time on an idle core; a
+# process's CPU time is not stretched when other jobs share the machine, and the cosine schedule
+# follows that clock, so each variant gets a complete schedule in whatever number of steps it
+# manages). The base is nanoGPT's model (GPT-2's block with a tied head and no biases) with the
+# fast recipe's optimizer settings (batch 16, AdamW at 3e-3 cosine to 1e-4, 30 warmup steps);
+# then each change is switched on alone, then all of the fast recipe's together. The loss is
+# the same estimator for every model: the mean next-character loss over the whole validation
+# split in consecutive 64-character windows. Three seeds per variant.
+#
+# This takes about 5 minutes of CPU per seed, too long for this chapter, so it was run once by
+# `python -m mingpt_lite.bench char --ablation chapters/data/13_ablation.json --seeds S --budget 10`
+# for S = 0, 1, 2 (resumable; the file keeps the command, the machine and the date) and the
+# chapter reads its results:
+
+# %%
+results = json.loads(Path("data/13_ablation.json").read_text())
+meta = results["meta"]
+print(f"{meta['machine']}; torch {meta['torch']}; budget {meta['budget_cpu_s']} CPU s per run; "
+      f"updated {meta['updated']}")
+rows = ablation_table(results)
+base = next(r for r in rows if r["variant"] == "gpt2 (base)")
+print(f"{'variant':34s} {'val loss: mean [min, max]':>27s} {'vs base':>8s} {'steps':>6s}")
+for r in rows:
+    print(f"{r['variant']:34s} {r['mean']:.3f} [{r['min']:.3f}, {r['max']:.3f}]     {r['mean'] - base['mean']:+.3f} "
+          f"{r['iters']:6.0f}")
+assert all(r["seeds"] >= 3 for r in rows) and len(rows) == len(ABLATION)
+
+# %% [markdown]
+# How to read the table: the spread over three seeds is the noise floor. A change whose mean
+# moves by less than about the width of the base's [min, max] range is not distinguishable from
+# no change at this budget; the ones that move by more are the ones the fast recipe keeps.
+# Note what an equal *time* budget charges: an option that makes each step slower (rotary
+# embeddings, QK-norm and Muon all add work per step) must gain more per step than it costs.
+# These are results for a 0.8M-parameter character model trained for seconds; several of the
+# changes (QK-norm, no biases, Muon) were introduced for stability or efficiency at much larger
+# scale, and a null result here says nothing about that.
+
+# %%
+by_name = {r["variant"]: r for r in rows}
+noise = base["max"] - base["min"]
+print(f"seed spread of the base: {noise:.3f}")
+better = [r["variant"] for r in rows if r["max"] < base["min"]]
+print("better than the base on every seed (worst seed below the base's best):", ", ".join(better) or "none")
+
+# %% [markdown]
+# ## What you learned
+#
+# - RMSNorm is LayerNorm without the centring and the bias: divide by the root mean square,
+#   multiply by a gain.
+# - Rotary embeddings rotate queries and keys by their positions, so scores depend only on
+#   distances; there is no position table, and the KV cache stores keys already rotated.
+# - ReLU² changes only the MLP's activation; SwiGLU adds a gate and shrinks the hidden width
+#   by 2/3 to keep the parameter count.
+# - QK-norm bounds every attention score by $\sqrt{D}$; Muon replaces a hidden matrix's update
+#   by its orthogonalised version, computed with five Newton–Schulz steps.
+# - Measured on a small character model at an equal time budget with three seeds, only some
+#   of these changes help, and an option that slows each step must earn its cost per step.
+#
+# ## Exercises
+#
+# ### Exercise 13.1 (implement): RMSNorm
+#
+# Write `my_rms_norm(x, weight, eps)` that normalises `x` (..., C) over its last dimension as
+# RMSNorm does and scales by `weight` (C,). Check it with
+# `from mingpt_lite.exercises import check; check("13.1", my_rms_norm)`.
+# [The worked solution](solutions/13_modern_gpt.ipynb).
+#
+# ### Exercise 13.2 (implement): rotary embeddings
+#
+# Write `my_rotate(x, positions)` for `x` (..., T, D) and integer `positions` (T,): turn each
+# channel pair (x[j], x[j + D/2]) by the angle `position * 10000 ** (-2j / D)`. Then check,
+# as this chapter did, that the scores of your rotated vectors depend only on distances, and
+# call `check("13.2", my_rotate)`. [The worked solution](solutions/13_modern_gpt.ipynb).
+#
+# ### Exercise 13.3 (predict): what rotary saves
+#
+# How many parameters does `position="rotary"` remove from this chapter's model (65
+# characters, block_size 64, 4 layers, width 128)? Predict, then count with
+# `num_parameters` and call `check("13.3", my_number)`.
+# [The worked solution](solutions/13_modern_gpt.ipynb).
+#
+# ### Exercise 13.4 (explain): sliding past block_size
+#
+# Chapter 07's generation stops using the KV cache once a sequence passes `block_size`,
+# because every cached key was computed with its position embedding. Explain why, for a rotary
+# model, shifting *every* position by the same amount leaves all attention scores unchanged,
+# and show it on the chapter's modern model by computing one layer's scores with positions
+# 0..15 and 40..55. [The worked solution](solutions/13_modern_gpt.ipynb).
