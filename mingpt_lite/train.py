@@ -289,6 +289,7 @@ def _train(args, data, data_record: dict, say, context: dict) -> "Trainer":  # n
                 eval_interval=args.eval_interval, seed=args.seed, device=str(info.device),
                 compile=args.compile, progress=not args.no_progress and info.is_main,
                 checkpoint_path=str(state_path), checkpoint_interval=args.checkpoint_interval,
+                checkpoint_start=True,
             )
             torch.manual_seed(args.seed)
             model = GPT(_model_config(args, data.vocab_size, data.block_size))

@@ -19,7 +19,7 @@ What is added around it, and why:
 * bf16 autocast and the fused AdamW kernel on CUDA, optional ``torch.compile``;
 * warmup + cosine learning rate, gradient clipping, held-out evaluation;
 * checkpoints that resume exactly (see :mod:`mingpt_lite.training_state`); the
-  last two are kept, and a run with checkpoints also saves its starting point;
+  last two are kept, and ``checkpoint_start`` saves the starting point too;
 * a run that diverges stops with a clear error instead of silently training
   garbage: a loss or gradient that turns NaN or infinite, or a loss far above
   anything a healthy run shows (``divergence_factor``). The check reads the losses
@@ -122,8 +122,10 @@ class TrainerConfig:
         progress: show a tqdm progress bar.
         checkpoint_path: where :meth:`Trainer.train` saves the run (None: never).
         checkpoint_interval: save every this many steps (0: only at the end and on interruption).
-            With an interval, the starting point (iteration 0) is saved too. Each save keeps the
-            file it replaces as ``<name>.previous.pt`` (see :func:`~mingpt_lite.training_state.previous_path`).
+            Each save of the loop keeps the file it replaces as ``<name>.previous.pt``
+            (see :func:`~mingpt_lite.training_state.previous_path`).
+        checkpoint_start: also save the starting point (iteration 0), so that even a run that
+            diverges at once leaves a checkpoint from before it (the command line does this).
         divergence_factor: stop when a training loss exceeds this many times the larger of the
             run's first loss and ``log(vocab_size)`` (the loss of a uniform guess): a model that
             much worse than knowing nothing has diverged. None: stop only on NaN or infinity.
@@ -151,6 +153,7 @@ class TrainerConfig:
     progress: bool = True
     checkpoint_path: str | None = None
     checkpoint_interval: int = 0
+    checkpoint_start: bool = False
     divergence_factor: float | None = 4.0
 
     def __post_init__(self) -> None:
@@ -192,6 +195,7 @@ _TRAINER_RULES = {
     "fused_adamw": BOOL(optional=True),
     "progress": BOOL(),
     "checkpoint_interval": INT(0),
+    "checkpoint_start": BOOL(),
     "divergence_factor": REAL(1, low_open=True, optional=True),
 }
 
@@ -530,7 +534,7 @@ class Trainer:
         bar = _progress_bar(self, end)
         previous_handler = self._catch_interrupts()
         try:
-            if config.checkpoint_path and config.checkpoint_interval and self.iter_num == 0 and not self._saved:
+            if config.checkpoint_path and config.checkpoint_start and self.iter_num == 0 and not self._saved:
                 self._save_run_checkpoint()  # the starting point: there is always one from before a divergence
             started = last = time.perf_counter()
             while self.iter_num < end and not self.stop_requested and not self._interrupted:

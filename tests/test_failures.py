@@ -63,7 +63,7 @@ def test_a_finite_blow_up_stops_the_run_and_names_a_checkpoint_that_recovers(tmp
     # so "not NaN" would have let it save blown-up weights as "the last good checkpoint".
     path = tmp_path / "state.pt"
     doomed = Trainer(tiny_model(), TASK, config(learning_rate=30.0, grad_clip=None, checkpoint_path=str(path),
-                                                checkpoint_interval=5, max_iters=40))
+                                                checkpoint_interval=5, checkpoint_start=True, max_iters=40))
     with pytest.raises(DivergenceError, match=r"jumped to .* at iteration 1, more than 4 times") as info:
         doomed.train()
     assert not isinstance(info.value, NonFiniteLossError)  # caught while still finite
