@@ -173,43 +173,14 @@ print(f"{'mean':>9} | {sum(ANDREJ.values()) / 5:>8.5f} {late['pre']:>8.4f} {late
       f"{sum(MINE.values()) / 5:>8.4f} {late['notes-bug']:>9.4f}")
 
 # %% [markdown]
-# One seed is one sample. Before we believe the picture, the same three runs with other seeds,
-# and on PyTorch's portable CPU kernels (`ATEN_CPU_CAPABILITY=default`, whose rounding differs in
-# the last bits, as another CPU's would). Training them all takes about half an hour of CPU, so it
-# was done once with a resumable command and its results are committed as data; the file says
-# which command, machine, kernels and date produced it:
-
-# %%
-seed_data = json.loads(SEEDS_FILE.read_text())
-for about in seed_data["about"]:
-    print(f"{about['command']}\n    {about['cpu']}, torch {about['torch']}, kernels {about['cpu_capability']}, "
-          f"{about['date']}")
-
-
-def seed_runs(kind, name):
-    """Results of the committed runs `kind` ("demo" or "deep") named `name`: {(seed, kernels): summary}."""
-    return {(r["item"]["seed"], r["item"]["kernels"]): r["result"] for r in seed_data["runs"]
-            if r["item"]["kind"] == kind and r["item"]["name"] == name}
-
-
-def spread(values):
-    """'min-max (n)' of a list of numbers."""
-    return f"{min(values):.3g}-{max(values):.3g} ({len(values)} runs)"
-
-
-demo = {norm: seed_runs("demo", norm) for norm in VARIANTS}
-for norm in VARIANTS:
-    if demo[norm]:
-        late_losses = [r["late_loss"] for r in demo[norm].values()]
-        accuracies = [r["test_accuracy"] for r in demo[norm].values()]
-        print(f"{norm:>9}: mean loss over steps 1500-1999 {spread(late_losses)}; "
-              f"test accuracy {min(accuracies):.3f}-{max(accuracies):.3f}")
-
-# %% [markdown]
-# SEED_TEXT_DEMO
-#
-# The claims, on the mean of the last 500 steps (single steps are too noisy to assert on), with
-# bounds that every one of those runs satisfies:
+# One seed is one sample, and a training run is chaotic: the same seed on another CPU, whose
+# floating-point rounding differs in the last bits, drifts to different numbers after a few dozen
+# steps. These three 2,000-step runs are this chapter's most expensive part, and they were checked
+# only with this seed, on both of PyTorch's CPU kernel paths (the default vectorised kernels that
+# recorded this notebook, and the portable ones, `ATEN_CPU_CAPABILITY=default`, that the regression
+# test runs it with); more seeds did not fit the CPU time available when this chapter was last
+# revised. So the claims are asserted with wide margins, on the mean of the last 500 steps
+# (single steps are too noisy to assert on):
 
 # %%
 assert late["notes-bug"] > 0.05                                  # stuck where the notes were
@@ -234,7 +205,9 @@ assert min(accuracy["pre"]) >= 0.99 and min(accuracy["post"]) >= 0.99
 assert accuracy["notes-bug"][1] < min(accuracy["pre"][1], accuracy["post"][1])
 
 # %% [markdown]
-# SEED_TEXT_ACCURACY
+# Pre-LN and post-LN sort (nearly) every test problem; the notes' block gets fewer. A loss of 0.15
+# per answer token is not a model that knows nothing (that would be ln 3 ≈ 1.1); it is a model that
+# is unsure, and sometimes wrong, about some answers.
 #
 # ## Why the notes' block hurts: the residual path, not the LayerNorm
 #
@@ -321,13 +294,38 @@ assert all(final[name] < 0.5 for name in final if name != "post, 12 layers")    
 # loss returns to ln 3, the loss of predicting each digit with probability 1/3 whatever the
 # input. Pre-LN at 12 layers trains, and so does the same 12-layer post-LN model with 100 steps
 # of warmup. That is the classic picture: post-LN is fine when shallow, and needs warmup (or a
-# smaller learning rate) when deep. Over the committed seeds and both kernel paths:
+# smaller learning rate) when deep.
+#
+# As with any training outcome, these runs were repeated with other seeds and on PyTorch's portable
+# CPU kernels (`ATEN_CPU_CAPABILITY=default`, whose rounding differs in the last bits, as another
+# CPU's would). That takes far longer than this chapter may, so it was done with a resumable
+# command and the results are committed as data; the file records each command, the machine, the
+# kernels and the date:
 
 # %%
-deep_seeds = {name: seed_runs("deep", name) for name in NORM_DEEP}
-for name, by_seed in deep_seeds.items():
-    if by_seed:
-        print(f"{name:>24}: mean loss of the last 50 steps {spread([r['final_loss'] for r in by_seed.values()])}")
+seed_data = json.loads(SEEDS_FILE.read_text())
+for about in seed_data["about"]:
+    print(f"{about['command']}\n    {about['cpu']}, torch {about['torch']}, kernels {about['cpu_capability']}, "
+          f"{about['date']}")
+
+
+def seed_runs(name, steps=None):
+    """The committed runs of NORM_DEEP[name] (only those `steps` long, if given): {(seed, kernels, steps): summary}."""
+    return {(r["item"]["seed"], r["item"]["kernels"], r["item"]["max_iters"]): r["result"] for r in seed_data["runs"]
+            if r["item"]["kind"] == "deep" and r["item"]["name"] == name and steps in (None, r["item"]["max_iters"])}
+
+
+def spread(values):
+    """'min-max (n)' of a list of numbers."""
+    return f"{min(values):.3g}-{max(values):.3g} ({len(values)} runs)"
+
+
+for name in NORM_DEEP:
+    runs_200 = seed_runs(name, steps=200)
+    if runs_200:
+        seeds = sorted({seed for seed, _, _ in runs_200})
+        print(f"{name:>24}: mean loss of the last 50 steps {spread([r['final_loss'] for r in runs_200.values()])}, "
+              f"seeds {seeds}")
 
 # %% [markdown]
 # SEED_TEXT_DEEP
@@ -435,10 +433,11 @@ for name in watch:
 
 # %%
 for name in watch:
-    by_seed = deep_seeds[name]
-    if by_seed:
-        print(f"{name:>24}: top/bottom at steps 40-49 over the committed runs: "
-              f"{spread([r['ratio_40'] for r in by_seed.values()])}")
+    for kernels in ("AVX2", "DEFAULT"):
+        found = {seed: r["ratio_40"] for (seed, k, _), r in seed_runs(name).items() if k == kernels}
+        if found:
+            print(f"{name:>24}, {kernels:>7} kernels: top/bottom at steps 40-49 {min(found.values()):.3g}-"
+                  f"{max(found.values()):.3g} over seeds {sorted(found)}")
 
 # %% [markdown]
 # SEED_TEXT_RATIO
