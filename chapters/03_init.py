@@ -541,7 +541,9 @@ plt.show()
 #
 # ## Exercises
 #
-# Worked answers: [the worked solution](solutions/03_init.ipynb).
+# Each exercise has [a worked solution](solutions/03_init.ipynb), executed and checked like the
+# chapter. Where the answer is code or a number, a checker says whether it is right and, if not,
+# what is wrong: `from mingpt_lite.exercises import check; check("N.k", my_attempt)`.
 #
 # ### Exercise 3.1 (implement): the init rule
 #
@@ -551,12 +553,14 @@ plt.show()
 # `from mingpt_lite.exercises import check; check("3.1", my_init)`. The checker fills a
 # 4-layer GPT with values no init would give, calls your function, and measures every group of
 # weights, naming the group that came out wrong.
+# [Worked solution](solutions/03_init.ipynb).
 #
 # ### Exercise 3.2 (predict): the loss at initialisation with GPT-2's vocabulary
 #
 # Before running anything: what loss does a freshly initialised gpt-micro (n_embd 128) with
 # GPT-2's vocabulary of V = 50,257 tokens give on random tokens and random targets? Give a number
 # to `check("3.2", my_prediction)`, then measure it as the last section did.
+# [Worked solution](solutions/03_init.ipynb).
 #
 # ### Exercise 3.3 (change): the stream of a post-LN model
 #
@@ -564,10 +568,11 @@ plt.show()
 # `residual_stream_stats`, with and without rule 2. What is the standard deviation of the
 # stream after each block, and does the residual scaling change it? How much does one block
 # change its input, relative to the input's size, in each case?
+# [Worked solution](solutions/03_init.ipynb).
 #
 # ### Exercise 3.4 (explain): a misspelled flag
 #
 # Write the flag-attribute version of rule 2 (set `layer.scale_init = True` on each residual
 # projection, and scale the Linear layers for which `hasattr(layer, "scale_init")`), and
 # misspell the flag on one layer of the 24-layer model. Which of this chapter's checks would
-# catch the mistake, which would not, and why?
+# catch the mistake, which would not, and why? [Worked solution](solutions/03_init.ipynb).

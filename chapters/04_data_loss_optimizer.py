@@ -535,7 +535,9 @@ assert [p.shape for p in decay_group["params"]] == [torch.Size([10, 8])]
 #
 # ## Exercises
 #
-# Worked answers: [the worked solution](solutions/04_data_loss_optimizer.ipynb).
+# Each exercise has [a worked solution](solutions/04_data_loss_optimizer.ipynb), executed and
+# checked like the chapter. Where the answer is code or a number, a checker says whether it is right and, if not,
+# what is wrong: `from mingpt_lite.exercises import check; check("N.k", my_attempt)`.
 #
 # ### Exercise 4.1 (implement): inputs and targets of the sort task
 #
@@ -543,6 +545,7 @@ assert [p.shape for p in decay_group["params"]] == [torch.Size([10, 8])]
 # `(x, y)`, each (N, 2 · length − 1): problem and sorted answer concatenated, shifted by one,
 # with the targets over the problem set to -1. Work for any length. Check it with
 # `from mingpt_lite.exercises import check; check("4.1", my_examples)`.
+# [Worked solution](solutions/04_data_loss_optimizer.ipynb).
 #
 # ### Exercise 4.2 (implement): minGPT's weight-decay groups
 #
@@ -551,6 +554,7 @@ assert [p.shape for p in decay_group["params"]] == [torch.Size([10, 8])]
 # parameters do not; a tensor shared by a Linear and an Embedding (a tied head) is not decayed;
 # every parameter lands in exactly one list. Check it with `check("4.2", my_groups)`; the
 # checker tries an untied gpt-nano, a small `nn.Sequential` and a tied gpt-nano.
+# [Worked solution](solutions/04_data_loss_optimizer.ipynb).
 #
 # ### Exercise 4.3 (predict): a row that is never looked up
 #
@@ -558,9 +562,11 @@ assert [p.shape for p in decay_group["params"]] == [torch.Size([10, 8])]
 # norm does an embedding row whose token never appears keep after 10,000 steps? Predict the
 # number, give it to `check("4.3", my_prediction)`, then run `unseen_row_norm`'s experiment
 # for 10,000 steps and compare.
+# [Worked solution](solutions/04_data_loss_optimizer.ipynb).
 #
 # ### Exercise 4.4 (explain): a fixed hash seed
 #
 # Run `MINGPT_TEST_SPLIT` with `PYTHONHASHSEED=0` in two processes. Why does that make
 # minGPT's split reproducible on your machine, and why is setting an environment variable a
 # fragile fix? Back your answer with the splits of a few seeds and of two pickle protocols.
+# [Worked solution](solutions/04_data_loss_optimizer.ipynb).
