@@ -464,6 +464,7 @@ class Trainer:
 
     def _divergence_error(self, bad_from: int, what: str, error=DivergenceError) -> DivergenceError:
         msg = f"{what}; training stopped there"
+        had_any = self.last_checkpoint is not None or bool(self._saved)
         good, set_aside = self._checkpoint_before(bad_from)
         if set_aside is not None:
             msg += (
@@ -473,7 +474,7 @@ class Trainer:
         if good is not None:
             self.last_checkpoint = good
             msg += f". The last good checkpoint (iteration {good[0]}) is kept at {good[1]}"
-        elif set_aside is not None or self._saved:
+        elif had_any:
             msg += f"; no checkpoint from before iteration {bad_from} is left, so start again"
         else:
             msg += " (no checkpoint had been saved)"
@@ -487,8 +488,9 @@ class Trainer:
         bad loss), it is renamed ``<name>.diverged.pt`` and the previous one takes its
         place, so resuming from ``checkpoint_path`` starts from good weights.
         """
-        if not self._saved:
-            return None, None
+        if not self._saved:  # only a save_checkpoint() of the caller's, if any: not ours to move
+            kept = self.last_checkpoint
+            return (kept if kept is not None and kept[0] < bad_from else None), None
         at, path = self._saved[-1]
         if at < bad_from:
             return (at, path), None

@@ -127,6 +127,22 @@ def test_the_safety_checks_do_not_change_a_healthy_run(tmp_path):
     assert load_state(previous_path(tmp_path / "s.pt"))["iter_num"] == 18
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_the_divergence_checks_add_no_device_sync_to_a_gpu_step():
+    trainer = Trainer(tiny_model(), TASK, config(device="cuda", log_interval=8, grad_clip=1.0))
+    trainer._step()  # warm up: first-call allocations may synchronise
+    torch.cuda.synchronize()
+    previous = torch.cuda.get_sync_debug_mode()
+    torch.cuda.set_sync_debug_mode("error")  # any synchronising call in the step raises
+    try:
+        for _ in range(5):
+            trainer._step()
+    finally:
+        torch.cuda.set_sync_debug_mode(previous)
+    trainer._flush_losses()  # the one read-back, where the checks run
+    assert len(trainer.losses) == 6 and all(math.isfinite(v) for v in trainer.losses)
+
+
 # --- files: a full disk, temporaries of killed writers, modes --------------------------------------
 
 
