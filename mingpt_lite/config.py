@@ -243,4 +243,9 @@ _GPT_RULES = {
     "attention": CHOICE(*ATTENTION_PATHS),
     "tie_weights": BOOL(),
     "layer_norm_eps": REAL(0, low_open=True),
+    "normalization": CHOICE(*NORMALIZATIONS),
+    "position": CHOICE(*POSITIONS),
+    "rotary_base": REAL(1, low_open=True),
+    "mlp": CHOICE(*MLP_KINDS),
+    "qk_norm": BOOL(),
 }
