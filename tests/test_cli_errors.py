@@ -124,6 +124,11 @@ def test_usage_errors_are_one_line_with_exit_status_2(tmp_path, capsys):
         line = one_line(capsys.readouterr().err)
         assert "--device cuda" in line and "CUDA is not available" in line and "--device cpu" not in line[:10]
 
+    latin1 = tmp_path / "latin1.txt"
+    latin1.write_bytes("déjà vu ".encode("latin-1") * 100)
+    assert main(["char", "--text", str(latin1), "--out", str(tmp_path / "c"), "--device", "cpu"]) == 2
+    assert f"--text: {latin1} is not UTF-8 text: byte 0xe9" in one_line(capsys.readouterr().err)
+
     # --iters 0 trains nothing and says so (it crashed on trainer.losses[-1])
     assert main([*common, "--iters", "0"]) == 0
     assert "trained 0 iterations" in capsys.readouterr().out
