@@ -1,0 +1,175 @@
+"""The Tiny Shakespeare corpus, the char benchmark's pieces (estimator, nanoGPT checkpoint reader,
+time budget, recipes) and the Muon optimizer. Fast: no benchmark is run here."""
+
+import math
+
+import pytest
+import torch
+
+from mingpt_lite import GPT, GPTConfig
+from mingpt_lite.bench import char
+from mingpt_lite.data import CORPORA, CharDataset, load_corpus, tiny_shakespeare
+from mingpt_lite.optim import Muon, configure_muon, newton_schulz_orthogonalize
+from mingpt_lite.trainer import Trainer, TrainerConfig
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+# --- the corpus --------------------------------------------------------------------------------
+
+def test_tiny_shakespeare_ships_with_the_package():
+    text = tiny_shakespeare()
+    assert len(text) == 1_115_394 and text.startswith("First Citizen:")
+    assert len(set(text)) == 65
+    assert set(CORPORA) == {"tinyshakespeare", "python-docs"}
+    with pytest.raises(ValueError, match="tinyshakespeare"):
+        load_corpus("shakespeare")
+
+
+def test_validation_is_the_last_tenth_as_nanogpt_cuts_it():
+    data = CharDataset.from_corpus("tinyshakespeare", block_size=8)
+    text = tiny_shakespeare()
+    cut = int(len(text) * 0.9)
+    assert data.data["train"].numel() == cut and data.data["val"].numel() == len(text) - cut
+    assert data.decode(data.data["val"][:20]) == text[cut : cut + 20]
+
+
+def test_train_cli_defaults_to_tiny_shakespeare():
+    from mingpt_lite.train import build_parser
+
+    args = build_parser().parse_args(["char"])
+    assert args.corpus == "tinyshakespeare" and args.text is None
+
+
+# --- the estimator --------------------------------------------------------------------------------
+
+def test_val_windows_are_consecutive_and_shifted():
+    ids = torch.arange(200)
+    x, y = char.val_windows(ids, window=64)
+    assert x.shape == y.shape == (3, 64)          # (200 - 1) // 64 windows
+    assert torch.equal(x.flatten(), ids[:192]) and torch.equal(y, x + 1)
+
+
+def test_windowed_val_loss_is_the_mean_cross_entropy():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=7, block_size=16, n_layer=1, n_head=2, n_embd=8, dropout=0.0))
+    ids = torch.randint(0, 7, (100,))
+    x, y = char.val_windows(ids, window=16)
+    with torch.no_grad():
+        logits = model(x)
+        want = torch.nn.functional.cross_entropy(logits.reshape(-1, 7), y.reshape(-1)).item()
+    assert math.isclose(char.windowed_val_loss(model, ids, window=16, batch_size=2), want, rel_tol=1e-6)
+    assert model.training  # left as it was
+
+
+# --- nanoGPT's checkpoint ------------------------------------------------------------------------
+
+def _as_nanogpt_checkpoint(model: GPT) -> dict:
+    """Our model's weights under nanoGPT's names, as its train.py saves them."""
+    names = {
+        "token_embedding.": "transformer.wte.", "position_embedding.": "transformer.wpe.",
+        "final_norm.": "transformer.ln_f.", "norm1.": "ln_1.", "norm2.": "ln_2.", "attn.qkv.": "attn.c_attn.",
+        "attn.residual_proj.": "attn.c_proj.", "mlp.expand.": "mlp.c_fc.", "mlp.residual_proj.": "mlp.c_proj.",
+    }
+    state = {}
+    for name, tensor in model.state_dict().items():
+        for ours, theirs in names.items():
+            name = name.replace(ours, theirs)
+        name = name.replace("blocks.", "transformer.h.")
+        state[name] = tensor.clone()
+    c = model.config
+    args = dict(n_layer=c.n_layer, n_head=c.n_head, n_embd=c.n_embd, block_size=c.block_size, bias=c.bias,
+                vocab_size=c.vocab_size, dropout=0.0)
+    return {"model": state, "model_args": args, "iter_num": 7, "best_val_loss": torch.tensor(2.5)}
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_nanogpt_checkpoint_is_read_into_our_gpt(tmp_path, bias):
+    torch.manual_seed(0)
+    config = GPTConfig(vocab_size=11, block_size=16, n_layer=2, n_head=2, n_embd=8, dropout=0.0, bias=bias,
+                       tie_weights=True)
+    source = GPT(config).eval()
+    torch.save(_as_nanogpt_checkpoint(source), tmp_path / "ckpt.pt")
+    model, ckpt = char.load_nanogpt_checkpoint(tmp_path / "ckpt.pt")
+    assert ckpt["iter_num"] == 7 and model.config.bias == bias
+    for block in source.blocks:  # nanoGPT's GELU is the exact one
+        block.mlp.gelu = torch.nn.GELU()
+    idx = torch.randint(0, 11, (2, 16))
+    torch.testing.assert_close(model(idx), source(idx), rtol=0, atol=0)
+    assert model.lm_head.weight is model.token_embedding.weight
+
+
+# --- the time budget and the recipes ----------------------------------------------------------------
+
+def test_time_budget_schedule_and_stop():
+    now = [0.0]
+    model = GPT(GPTConfig(vocab_size=5, block_size=4, n_layer=1, n_head=1, n_embd=4, dropout=0.0))
+
+    class Data:
+        splits = ("train", "val")
+        vocab_size, block_size = 5, 4
+
+        def get_batch(self, split, batch_size, generator=None):
+            now[0] += 1.0  # every step costs one second of the fake clock
+            x = torch.randint(0, 5, (batch_size, 4), generator=generator)
+            return x, x
+
+    trainer = Trainer(model, Data(), TrainerConfig(max_iters=10**6, batch_size=2, learning_rate=1e-3, min_lr=1e-4,
+                                                   warmup_iters=2, lr_schedule="cosine", progress=False,
+                                                   device="cpu"))
+    char.install_time_budget(trainer, 10.0, clock=lambda: now[0])
+    lrs = []
+    trainer.add_callback("on_batch_end", lambda t: lrs.append(t.optimizer.param_groups[0]["lr"]))
+    trainer.train()
+    assert 9 <= trainer.iter_num <= 11          # stopped when the 10 s were spent
+    assert lrs[:2] == pytest.approx([5e-4, 1e-3])  # warmup in steps
+    assert lrs[2] > lrs[5] > lrs[-1] >= 1e-4       # then the cosine over the clock
+
+
+def test_recipes_and_ablation_are_valid_configs():
+    for name, recipe in char.RECIPES.items():
+        GPTConfig(vocab_size=65, **recipe["model"])
+        TrainerConfig(**recipe["train"])
+    assert char.RECIPES["nanogpt-cpu"]["train"]["max_iters"] == 2000
+    for variant in char.ABLATION.values():
+        GPTConfig(vocab_size=65, **dict(char.RECIPES[char.ABLATION_BASE]["model"], **variant["model"]))
+
+
+def test_train_recipe_runs_and_saves(tmp_path):
+    figures = char.train_recipe("fast", 0, tmp_path, threads=1, progress=False, iters=2)
+    assert figures["iters"] == 2 and (tmp_path / "model.safetensors").is_file()
+
+
+# --- Muon ---------------------------------------------------------------------------------------------
+
+def test_newton_schulz_flattens_the_spectrum():
+    torch.manual_seed(0)
+    for shape in ((32, 96), (96, 32)):
+        g = torch.randn(*shape) * torch.logspace(0, 1, shape[1])  # unequal column scales
+        before = torch.linalg.svdvals(g)
+        s = torch.linalg.svdvals(newton_schulz_orthogonalize(g))
+        assert before.max() / before.min() > 4
+        assert s.max() < 1.25 and s.min() > 0.5, s
+        assert newton_schulz_orthogonalize(g).shape == shape
+
+
+def test_muon_groups_and_training():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=7, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0, bias=False,
+                          tie_weights=True))
+    opt = configure_muon(model, lr=1e-2)
+    assert isinstance(opt, Muon)
+    muon = {id(p) for g in opt.param_groups if g["muon"] for p in g["params"]}
+    assert id(model.token_embedding.weight) not in muon
+    assert id(model.blocks[0].attn.qkv.weight) in muon and id(model.blocks[1].mlp.expand.weight) in muon
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
+    x = torch.randint(0, 7, (16, 8))
+    y = torch.roll(x, -1, 1)
+    losses = []
+    for _ in range(30):
+        loss = torch.nn.functional.cross_entropy(model(x).reshape(-1, 7), y.reshape(-1))
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
