@@ -218,15 +218,15 @@ assert before[0] / before[-1] > 100 and after.max() < 1.3 and after[:8].min() > 
 #
 # Now the measurement. Every variant below trains on Tiny Shakespeare for the **same time
 # budget**, 10 seconds of single-threaded CPU time (the wall-clock time on an idle core; a
-# process's CPU time is not stretched when other jobs share the machine, and the cosine schedule
-# follows that clock, so each variant gets a complete schedule in whatever number of steps it
-# manages). The base is nanoGPT's model (GPT-2's block with a tied head and no biases) with the
+# process's CPU time is stretched much less than wall time when other jobs share the machine,
+# and the cosine schedule follows that clock, so each variant gets a complete schedule in
+# whatever number of steps it manages). The base is nanoGPT's model (GPT-2's block with a tied head and no biases) with the
 # fast recipe's optimizer settings (batch 16, AdamW at 3e-3 cosine to 1e-4, 30 warmup steps);
 # then each change is switched on alone, then all of the fast recipe's together. The loss is
 # the same estimator for every model: the mean next-character loss over the whole validation
 # split in consecutive 64-character windows. Three seeds per variant.
 #
-# This takes about 5 minutes of CPU per seed, too long for this chapter, so it was run once by
+# This takes a few minutes of CPU per seed, too long for this chapter, so it was run once by
 # `python -m mingpt_lite.bench char --ablation chapters/data/13_ablation.json --seeds S --budget 10`
 # for S = 0, 1, 2 (resumable; the file keeps the command, the machine and the date) and the
 # chapter reads its results:

@@ -21,7 +21,8 @@ line printed is a JSON object with ``val_loss``, ``wall_s`` (the whole training 
 * ``--out DIR`` keeps our model as ``DIR/model.safetensors`` (:func:`~mingpt_lite.checkpoint.save_model`).
 * ``--ablation FILE``: the appendix's ablation (chapter 13). Each variant of
   :data:`ABLATION` trains single-threaded for the same time budget (``--budget`` seconds
-  of the process's CPU time, which is the wall-clock time on an idle core; the cosine
+  of the process's CPU time, which is the wall-clock time on an idle core; run it on a
+  quiet machine, since contention still slows each step; the cosine
   schedule follows that clock instead of a step count), for each seed; results are
   added to FILE (JSON, written atomically under a lock) as they finish, and a rerun
   skips the runs already there.
@@ -202,8 +203,10 @@ def install_time_budget(trainer, budget_s: float, clock=time.process_time) -> No
     The learning rate follows the recipe's warmup (in steps), then the cosine from
     ``learning_rate`` to ``min_lr`` at the fraction of the budget used; the run stops
     when the budget is spent. The default clock is the process's CPU time, which for a
-    single-threaded process is the wall-clock time it would take on an idle core, and
-    is not stretched when other jobs share the machine.
+    single-threaded process is the wall-clock time it would take on an idle core. It is
+    stretched much less than wall time when other jobs share the machine, but not
+    immune: shared caches and cores still slow each step (on the 2-core machine at load
+    ~25, a 10 s budget gave the base model 53 steps of batch 16).
     """
     config = trainer.config
     state = {"start": None}
