@@ -21,6 +21,12 @@ Learned absolute positions stop at ``block_size``: a cache cannot slide, because
 every cached key was computed with its old position embedding. When a run would
 pass ``block_size``, :func:`generate` falls back to what minGPT does: crop the
 context to the last ``block_size`` tokens and recompute it for every further token.
+
+A model with rotary positions (``GPTConfig(position="rotary")``, chapter 13) caches
+its keys already rotated to their absolute positions, so the same cache and the
+same loop serve it unchanged (tests/test_modern.py checks cache = full recompute for
+every option). Its scores depend only on distances, so its cache could in principle
+slide; it still crops like minGPT here, to stay within the distances it was trained on.
 """
 
 from __future__ import annotations
