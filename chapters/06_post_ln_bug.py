@@ -328,7 +328,10 @@ for name in NORM_DEEP:
               f"seeds {seeds}")
 
 # %% [markdown]
-# SEED_TEXT_DEEP
+# Only seed 3407 ran the full 200 steps for every model (seed 0 for the 3-layer one) before this
+# chapter had to be executed, so the collapse to ln 3 rests on seed 3407 alone, checked on both
+# kernel paths (the recording and the regression run) and asserted with a 10% margin. The
+# gradient measurements below needed only the first 50 steps and got more runs.
 #
 # ### Where the gradient goes
 #
@@ -412,14 +415,15 @@ assert all(2 < r < 10 for r in block1_over_rest) and all(r > 10 for r in bias_ra
 assert all(5 < r < 50 for r in pre_over_post)
 
 # %% [markdown]
-# Both explanations check out: post-LN's block 1 gets 3-5 times the others' gradient, almost all
-# of it in the bias of attention's output projection (tens of times block 2's), and pre-LN's blocks
-# get 15-20 times post-LN's, close to one over the standard deviation of the stream that its final
-# LayerNorm divides by. Neither is a problem at step 0; Adam (chapter 4) divides each parameter's
+# Both explanations check out on all five seeds: post-LN's block 1 gets 3-5 times the others'
+# gradient, almost all of it in the bias of attention's output projection (tens of times block
+# 2's), and pre-LN's blocks get 14-19 times post-LN's, close to one over the standard deviation of
+# the stream (about 0.033) that its final LayerNorm divides by. Neither is a problem at step 0; Adam (chapter 4) divides each parameter's
 # step by the size of its recent gradients anyway.
 #
 # Forty steps later at the high learning rate, the post-LN model without warmup has cut itself
-# in two: the gradient reaching the lowest blocks is orders of magnitude below the top blocks'.
+# in two: the gradient reaching the lowest blocks is two to three orders of magnitude below the
+# top blocks'.
 # The blocks near the input no longer learn, the ones near the output can no longer see the input,
 # and the best they can do is the uniform guess. Pre-LN's and the warmed-up post-LN's lowest blocks
 # still receive gradients as large as (here larger than) their top blocks'.
@@ -440,11 +444,20 @@ for name in watch:
                   f"{max(found.values()):.3g} over seeds {sorted(found)}")
 
 # %% [markdown]
-# SEED_TEXT_RATIO
+# Over the committed runs, post-LN's bottom block gets 44-600 times less gradient than its top at
+# steps 40-49 without warmup (three runs: seeds 3407 and 0 on the default kernels, 107 and 599;
+# seed 3407 on the portable kernels, 44), while with warmup, and in pre-LN, the bottom block gets
+# *more* than the top (ratios 0.03-0.06). The previous version of this chapter asserted a factor
+# above a million, from one run; the portable kernels broke that claim, and none of these runs
+# comes close to it. What every run satisfies, and what is asserted below: without warmup the top
+# gets at least 10 times the bottom's gradient; with warmup or pre-LN, less than the bottom's.
+# Three runs are fewer than the five seeds on each kernel path this book aims for: the rest did not
+# fit the shared CPU when the chapter was revised, and rerunning the command printed above resumes
+# the sweep.
 
 # %%
 assert all(0.05 < ratio_init[name] < 10 for name in watch)                     # no vanishing at initialisation
-assert ratio["post, 12 layers"] > RATIO_BOUND                                  # the bottom is cut off
+assert ratio["post, 12 layers"] > 10                                           # the bottom is cut off
 assert ratio["pre, 12 layers"] < 1 and ratio["post, 12 layers, warmup"] < 1     # the bottom still learns
 
 # %% [markdown]
@@ -527,7 +540,7 @@ assert share["post, 12 layers, warmup"][1].median() < share["post, 12 layers"][1
 # ## What you learned
 #
 # - The notes' block lost its residual connections (the red paths of the diagram); that, not the
-#   LayerNorm's position, kept its loss at 0.1-0.2 on a 3-layer model, on every seed we tried.
+#   LayerNorm's position, kept its loss at 0.1-0.2 on a 3-layer model.
 # - True post-LN trains this small model as well as pre-LN at the demo's gentle learning rate.
 # - As depth and learning rate grow, post-LN without warmup collapses to the uniform guess while
 #   its bottom blocks' gradient vanishes; warmup or pre-LN prevents it. The mechanism: LayerNorms
@@ -550,10 +563,10 @@ assert share["post, 12 layers, warmup"][1].median() < share["post, 12 layers"][1
 #
 # ### Exercise 6.2 (predict): which parameter carries block 1's extra gradient?
 #
-# Before measuring, predict which single parameter of post-LN's block 1 gets far more gradient at
-# step 0 than the same parameter in block 2. Then measure it (one backward pass of
-# `norm_model("post", 12)` on a training batch) and check the name, e.g.
-# `check("6.2", "attn.qkv.weight")`.
+# Before measuring, predict which single parameter of post-LN's 12-layer block 1 has the largest
+# gradient norm at step 0 (it dwarfs the same parameter in block 2). Then measure it (one backward
+# pass of `norm_model("post", 12)`, in eval mode, on a training batch) and check its name as
+# `block.named_parameters()` spells it, e.g. `check("6.2", "attn.qkv.weight")`.
 #
 # ### Exercise 6.3 (explain): why does warmup rescue the 12-layer post-LN model?
 #
