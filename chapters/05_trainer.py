@@ -17,7 +17,8 @@
 # bundle all relevant states and functions together."* And, about minGPT's version of it:
 # *"The callback system is intuitive and interesting."*
 #
-# This chapter uses `mingpt_lite.trainer.Trainer`, which keeps minGPT's shape (a config, a
+# This chapter uses `mingpt_lite.trainer.Trainer`, which keeps the shape of
+# [minGPT's trainer](https://github.com/karpathy/minGPT/blob/master/mingpt/trainer.py) (a config, a
 # `run`-style loop, callbacks on named events) and adds what a run needs to survive contact
 # with real use: a loss history you can plot, checkpoints that resume exactly, and a clear stop
 # when the loss turns into NaN. We
@@ -28,6 +29,15 @@
 # 3. train minGPT's demo (sorting six digits from {0, 1, 2}) with the demo's settings, plot the
 #    loss, and check 100% accuracy on both splits, next to the demo's own stored output;
 # 4. stop a run, resume it from a checkpoint, and check that nothing changed.
+#
+# ## What you need from earlier chapters
+#
+# - Chapter 2 builds `GPT` and `GPTConfig`; here we only instantiate its `gpt-nano` preset.
+# - Chapter 3's initialisation runs inside `GPT`; we only use its consequence that an untrained
+#   model's loss is close to ln 3, a uniform guess over three digits.
+# - Chapter 4 builds the sort task (`SortTask`, its fixed train/test split, `sort_accuracy`'s greedy
+#   scoring), the loss `lm_loss` and `configure_adamw` with its parameter groups. This chapter
+#   puts them in one loop and does not change any of them.
 
 # %%
 import copy
@@ -49,10 +59,12 @@ device = start_chapter(seed=3407)  # 3407: the seed of minGPT's demo
 # %% [markdown]
 # ## The demo's settings
 #
-# minGPT's `demo.ipynb` trains `gpt-nano` (3 layers, 3 heads, 48 wide) on the sort task of
-# chapter 4 for 2,000 steps with batches of 64, AdamW at a constant learning rate of 5e-4,
-# betas (0.9, 0.95), weight decay 0.1 on the Linear weights, gradient clipping at norm 1.0,
-# dropout 0.1. Those are exactly `TrainerConfig`'s defaults, so the config only names what a
+# minGPT's [`demo.ipynb`](https://github.com/karpathy/minGPT/blob/master/demo.ipynb) trains
+# `gpt-nano` (3 layers, 3 heads, 48 wide) on the sort task of chapter 4 for 2,000 steps with
+# batches of 64, AdamW ([Loshchilov & Hutter 2019](https://arxiv.org/abs/1711.05101): Adam with the
+# weight decay applied to the weights directly, not through the gradient) at a constant learning
+# rate of 5e-4, betas (0.9, 0.95), weight decay 0.1 on the Linear weights, gradient clipping at
+# norm 1.0 ([Pascanu et al. 2013](https://arxiv.org/abs/1211.5063)), dropout 0.1. Those are exactly `TrainerConfig`'s defaults, so the config only names what a
 # reader might want to change: the number of steps, the seed, the device, and no progress bar
 # in the printed book.
 
@@ -93,7 +105,7 @@ loss.backward()
 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
 optimizer.step()
 optimizer.zero_grad(set_to_none=True)
-print(f"loss of the first step: {loss.item():.4f}")
+print(f"loss of the first step: {loss.item():.3f}")
 
 # %% [markdown]
 # The Trainer does the same with its own generator, seeded from `config.seed`, and seeds the
@@ -122,7 +134,16 @@ print("Trainer's first step == the step by hand: same loss, same weights")
 # minGPT's trainer has one event, `on_batch_end`, and the demo hooks a function into it that
 # prints the loss every 100 iterations. Ours has a few more, each fired at a fixed point of the
 # loop; a callback is any function that takes the trainer, and it can read everything the
-# trainer holds (`iter_num`, `loss`, `losses`, `iter_dt`, the model, the optimizer).
+# trainer holds (`iter_num`, `loss`, `losses`, `iter_dt`, the model, the optimizer). Where each
+# one fires, drawn with this chapter's settings:
+#
+# ![The Trainer's loop: the six lines of a step, then the checks that fire on_log, on_eval and on_checkpoint only every so often; dashed arrows show where each event fires](figures/05_trainer_loop.svg)
+#
+# Two details of the drawing matter when you write a callback. `on_batch_end` fires *before*
+# `iter_num` is incremented, so inside it `iter_num` is the index of the step just taken (0 for
+# the first). And the per-step losses reach `trainer.losses` only at the yellow boxes, every
+# `log_interval` steps: on every other step `trainer.losses` is behind, and `trainer.loss` (a
+# tensor) is the current one.
 
 # %%
 for event in EVENTS:
@@ -255,7 +276,7 @@ assert running_mean[-1] < running_mean[100] / 5                 # still improvin
 # one of them, which is the stronger statement: the test split's problems were never drawn
 # during training (chapter 4).
 
-# %%
+# %% tags=["nbval-ignore-output"]
 model = trainer.model
 demo_style = {split: task.fixed_problems(split, 5000, device=device) for split in task.splits}
 every_one = {split: task.all_problems(split, device=device) for split in task.splits}
@@ -266,8 +287,15 @@ for split in task.splits:
     print(f"{split:>5}: {scores[split, '5000']:.2%} of 5000 drawn problems, "
           f"{scores[split, 'all']:.2%} of all {len(every_one[split])} distinct problems")
 
+# %% [markdown]
+# On the machine that recorded this notebook every score above is 100%. The tests do not
+# compare these numbers, because this run is a different run on another machine (see the
+# caution below); they assert what we can back with every run we measured, at least 97% on
+# every split and every way of counting:
+
 # %%
-assert all(score == 1.0 for score in scores.values())
+assert all(score >= 0.97 for score in scores.values())
+print("at least 97% of the drawn and of the distinct problems sorted, on both splits")
 
 # %% [markdown]
 # Side by side with minGPT's `demo.ipynb`, whose stored output (from a GPU) printed the loss
@@ -286,12 +314,40 @@ for name, theirs, ours in rows:
 # One caution the demo does not print: with these settings the model becomes reliably perfect
 # only late in the run. Measured with minGPT's own code on a 2-core CPU, the test sample became
 # *stably* 100% only at iteration 1800-1900, and one run in three ended at 98.96%. A 100% at
-# the end of one seeded run is a fact about that run; `python -m mingpt_lite.bench sort` repeats
-# it with evaluation every 100 steps, and chapter 8 asks how the cost grows with the task.
+# the end of one seeded run is a fact about that run, and on another machine the "same" run is
+# another run: with 1 instead of 2 threads, or PyTorch's portable kernels instead of AVX2, the
+# float sums round differently from step 9 or so, and the trajectories drift apart. So the
+# claim this chapter asserts is the one that held for every run we measured:
+#
+# - this run, seed 3407, ends at 100% on every distinct problem of both splits with 2 threads and
+#   the AVX2 kernels (the recorded notebook) and with 1 thread and PyTorch's portable kernels
+#   (the setting the tests run in); its loss-curve assertions above held in both;
+# - `python -m mingpt_lite.bench sort --runs 3 --threads 1` (seeds 3407-3409, 1 thread, AVX2)
+#   ended at 100% of 5,000 drawn problems on both splits in every run, but one run became
+#   *stably* 100% only at its last evaluation, step 2,000 (the others from step 1,100);
+# - minGPT's own code, with the same settings, ended one run in three at 98.96%.
+#
+# That is fewer runs than a claim about "the demo settings" needs (five seeds in each thread
+# and kernel setting), and they show that 100% at step 2,000 is reached, not guaranteed with a
+# margin. So the chapter asserts at least 97%, which every run above clears, and prints the
+# exact scores without comparing them.
+#
+# `python -m mingpt_lite.bench sort` repeats the demo with evaluation every 100 steps, and
+# chapter 8 asks how the cost grows with the task.
 #
 # How long did it take? The Trainer times the steps alone (evaluation and checkpoints
-# excluded). For reference, minGPT's demo code measured about 13 ms per iteration on this
-# kind of 2-core CPU (and its stored output, from a GPU, about 18.5 ms).
+# excluded). The number depends on the machine, its load and the thread count, so the tests do
+# not compare it, and it cannot be compared with a number measured elsewhere either. An earlier
+# version of this chapter put "minGPT's demo code, about 13 ms per iteration on this kind of
+# 2-core CPU" next to our 16.8 ms, as if minGPT were faster; the README says ours takes about
+# 0.78x minGPT's time. Both were true, of different conditions: the 13 ms came from a separate
+# session on the idle machine (minGPT alone), the 16.8 ms from this notebook at another time,
+# under other load, with 2 threads. The comparison that means something runs both in
+# one process under the same load: `python -m mingpt_lite.bench sort --peer .peer/minGPT --runs 3
+# --threads 1` alternates 100-iteration segments of ours and of minGPT's own demo code. Measured
+# that way (README, "Benchmarks", and `mingpt_lite/bench/README.md`), ours takes 0.77x minGPT's
+# time per iteration on the loaded machine (21.6 vs 27.9 ms) and 0.785x on the idle one
+# (16.4 vs 20.8 ms), CPU time 0.786x.
 
 # %% tags=["nbval-ignore-output"]
 print(f"{trainer.ms_per_iter:.1f} ms per iteration, {trainer.train_time:.1f} s for {trainer.iter_num} iterations on {device}")
@@ -320,13 +376,16 @@ print(f"{trainer.ms_per_iter:.1f} ms per iteration, {trainer.train_time:.1f} s f
 resumed = Trainer.resume(kept[1500], new_model(seed=1), task, demo)   # demo: no checkpoints this time
 assert resumed.iter_num == 1500 and resumed.losses == trainer.losses[:1500]
 resumed.train()       # steps 1500 .. 1999 again, from the checkpoint
-print(f"resumed at 1500, finished at {resumed.iter_num}; last loss {resumed.losses[-1]:.4f}")
+print(f"resumed at 1500, finished at {resumed.iter_num}, {len(resumed.losses)} losses in its history")
 
 # %% [markdown]
 # On a CPU the resumed run must be the uninterrupted run, not merely close to it: the same loss
-# at every one of the last 500 steps and the same final weights, to the last bit. (On a GPU,
-# some kernels are not bitwise deterministic from run to run, so there we only ask for the same
-# result within a small tolerance.)
+# at every one of the last 500 steps and the same final weights, to the last bit. That is a
+# claim about one machine and one setting, and it holds on every machine: both runs execute the
+# same operations on the same bits in the same order. What the losses *are* is another matter:
+# with another thread count or another CPU's kernels the same seed gives another run (see above),
+# so we never print them for the tests to compare. (On a GPU, some kernels are not bitwise
+# deterministic from run to run, so there we only ask for the same result within a small tolerance.)
 
 # %%
 if device.type == "cpu":
@@ -375,16 +434,59 @@ shutil.rmtree(run_dir)
 # 40, and the check fires there, before the checkpoint due at step 40 could be written. The
 # save at step 30 was never due: checkpoints come every 20 steps.)
 #
-# ## What to try
+# ## What you learned
 #
-# - Write a callback for `on_log` that records the learning rate (`trainer.lr_at(trainer.iter_num - 1)`),
-#   then train with `lr_schedule="cosine", warmup_iters=100` and plot it next to the loss.
-# - Set `eval_interval=100` and plot `trainer.evaluations`' test loss beside the training loss.
-#   Add an `on_eval` callback that calls `trainer.stop()` once `sort_accuracy` on the test split
-#   reaches 100%: how many steps does the demo really need?
-# - Resume from the checkpoint at 1,500 with a *different* `TrainerConfig(seed=...)` passed to
-#   `Trainer.resume`. Which assertion of the resume section fails, and why does the loss still end low?
-# - Delete the optimizer's state from a checkpoint (`state["optimizer"]["state"] = {}`) before
-#   resuming. How large is the loss spike at step 1,500?
-# - Re-run the chapter with another seed (say 0 or 1). Does every seed reach 100% on every
-#   distinct problem by step 2,000?
+# - A training step is six lines (batch, forward, loss, backward, clip, optimizer step); the
+#   Trainer's first step equals the hand-written one bit for bit, and everything else in the
+#   Trainer is bookkeeping around it.
+# - Callbacks add behaviour without editing the loop. `on_batch_end` sees the index of the step
+#   just taken and `trainer.loss`; `trainer.losses` is only filled every `log_interval` steps,
+#   when `on_log` fires, because reading a number back from a GPU makes the loop wait.
+# - minGPT's demo settings train gpt-nano to sort, but a 100% at step 2,000 is not guaranteed:
+#   the runs we measured ended at 100%, one of them only at its last evaluation, and minGPT's
+#   own code ended one run in three at 98.96%.
+# - To resume a run exactly you need more than the weights: AdamW's moments, the iteration
+#   number and every random generator's state. With them, a resumed run equals the
+#   uninterrupted one bit for bit on the same machine.
+# - A NaN loss is caught where the losses are read back, before the next checkpoint, so the last
+#   checkpoint on disk is always a healthy one.
+#
+# ## Exercises
+#
+# Worked answers are in [the worked solution](solutions/05_trainer.ipynb).
+#
+# ### Exercise 5.1 (implement): the warmup + cosine schedule
+#
+# `TrainerConfig(lr_schedule="cosine", warmup_iters=..., min_lr=...)` gives a learning rate that
+# rises linearly for `warmup_iters` steps (warmup, as in [Goyal et al. 2017](https://arxiv.org/abs/1706.02677)),
+# then falls along half a cosine ([Loshchilov & Hutter 2017](https://arxiv.org/abs/1608.03983))
+# from `learning_rate` to `min_lr` at step `max_iters`, and stays there. Write
+# `my_lr(config, it)`, the rate of step `it` (counted from 0), such that the last warmup step
+# `warmup_iters - 1` already gets the full rate and the step after warmup still does. For
+# `lr_schedule="constant"` only the warmup applies. Then
+# `from mingpt_lite.exercises import check; check("5.1", my_lr)`: it compares your function with
+# the Trainer's own `learning_rate_at` on four configurations and says which step is wrong and why.
+#
+# ### Exercise 5.2 (implement): a callback that stops the run
+#
+# Write `stop_below(threshold)`, which returns a callback for `on_batch_end` that stops training
+# right after the first step whose loss is below `threshold` (use `trainer.stop()`). The checker
+# trains a tiny model with and without your callback and compares where it stopped:
+# `check("5.2", stop_below)`. Before you run it, look at the diagram again: which of
+# `trainer.loss` and `trainer.losses[-1]` holds the loss of the step that just ended?
+#
+# ### Exercise 5.3 (predict): how often does each event fire?
+#
+# A fresh Trainer with `TrainerConfig(max_iters=25, log_interval=10, eval_interval=10,
+# checkpoint_interval=10, checkpoint_path=...)` runs one `trainer.train()`. Predict how many
+# times each of the seven events fires, write it down as a dict
+# `{"on_train_start": ..., "on_after_backward": ..., ...}`, and check it:
+# `check("5.3", my_counts)`. Then confirm it yourself with one counting callback per event.
+#
+# ### Exercise 5.4 (explain): resuming without the optimizer's state
+#
+# Train a model for a while, save a checkpoint, delete AdamW's state from it
+# (`state["optimizer"]["state"] = {}`), and resume. Compare the first update after resuming with
+# the update the uninterrupted run makes at the same step: how large is the step each weight
+# takes, relative to the learning rate? Explain the number from Adam's update rule, and say what
+# this does to the loss.
