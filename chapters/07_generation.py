@@ -20,7 +20,8 @@
 # 1. **Which token to pick** from the predicted distribution: the most likely one (greedy),
 #    or a random draw, sharpened or flattened by a *temperature* and restricted to the
 #    *top-k* tokens or the *top-p* probability mass.
-# 2. **How much to recompute** at every step. minGPT's `generate` runs the whole context
+# 2. **How much to recompute** at every step. minGPT's
+#    [`generate`](https://github.com/karpathy/minGPT/blob/master/mingpt/model.py) runs the whole context
 #    through the model for every new token. Attention is causal, so the keys and values of
 #    earlier positions never change: a **KV cache** keeps them, and each step only computes
 #    the newest position.
@@ -28,6 +29,15 @@
 # Everything here is in `mingpt_lite.generation`; `GPT.generate` delegates to it. We first
 # train two small models to generate from: the sort model of chapters 4 and 5 and a small
 # character-level model (chapter 9 trains a better one).
+#
+# ## What you need from earlier chapters
+#
+# - Chapter 1 builds causal attention, and chapter 2 the `GPT` around it. Their forward already
+#   accepts `kv_cache=` and `pos=`; this chapter is where that path is explained.
+# - Chapter 4's sort task (`SortTask`, `sort_accuracy`) and chapter 5's `Trainer` with a warmup +
+#   cosine schedule train the two models we generate from.
+# - `CharDataset`, the character-level text data, is built in chapter 9 (a later chapter); here we
+#   only use it to get a small text model to sample from, and nothing below depends on how it works.
 
 # %%
 import math
@@ -79,8 +89,18 @@ char_trainer = Trainer(char_model, text, TrainerConfig(max_iters=300, batch_size
                                                        progress=False, eval_iters=8))
 char_trainer.train()
 char_val_loss = char_trainer.evaluate(["val"])["val_loss"]
-print(f"vocabulary {text.vocab_size} characters; validation loss {char_val_loss:.2f} "
-      f"(a uniform guess: ln {text.vocab_size} = {math.log(text.vocab_size):.2f})")
+print(f"vocabulary {text.vocab_size} characters, a uniform guess: ln {text.vocab_size} = {math.log(text.vocab_size):.2f}")
+
+# %% [markdown]
+# The validation loss depends on the exact training run, which differs between machines in its
+# last bits and then drifts (chapter 5), so it is printed in a cell the tests do not compare,
+# and the claim we need, far below a uniform guess, is asserted. (The recorded run reaches
+# about 2.0 nats, 0.43 x ln V; the assertion allows 0.6 x ln V.)
+
+# %% tags=["nbval-ignore-output"]
+print(f"validation loss {char_val_loss:.2f} = {char_val_loss / math.log(text.vocab_size):.2f} x ln V")
+
+# %%
 assert char_val_loss < 0.6 * math.log(text.vocab_size)
 
 # %% [markdown]
@@ -90,7 +110,7 @@ assert char_val_loss < 0.6 * math.log(text.vocab_size)
 # per vocabulary entry, turned into probabilities by a softmax. Here is the distribution of
 # the next character after the prompt `"The for"`:
 
-# %%
+# %% tags=["nbval-ignore-output"]
 def encode(s):
     """A string as a (1, T) batch of token ids on the device."""
     return text.encode(s)[None].to(device)
@@ -119,14 +139,16 @@ assert greedy_token.item() == logits.argmax().item()
 # $T > 1$ flattens it toward uniform, $T = 1$ is the model's own distribution. The entropy
 # of softmax($z/T$) grows with $T$ for any logits $z$ that are not all equal:
 
-# %%
+# %% tags=["nbval-ignore-output"]
 temperatures = [0.25, 0.5, 1.0, 2.0, 4.0]
 entropies = []
 for t in temperatures:
     p = (logits / t).softmax(-1)
     entropies.append(-(p * p.clamp_min(1e-30).log()).sum().item())
 print("entropy (nats):", "  ".join(f"T={t}: {h:.3f}" for t, h in zip(temperatures, entropies)))
-assert all(a < b for a, b in zip(entropies, entropies[1:]))
+
+# %%
+assert all(a < b for a, b in zip(entropies, entropies[1:]))     # true for any logits that are not all equal
 
 # %%
 shown = probs.topk(12).indices                            # the 12 likeliest characters at T = 1
@@ -147,10 +169,12 @@ plt.show()
 # a long sample one of them gets drawn sooner or later. Two filters cut that tail before
 # sampling:
 #
-# - **top-k** keeps the $k$ highest logits and sets the rest to $-\infty$;
-# - **top-p** (nucleus sampling) keeps the smallest set of most likely tokens whose
-#   probabilities sum to at least $p$. Where the model is sure, that set is one or two
-#   tokens; where it hesitates, it is many.
+# - **top-k** keeps the $k$ highest logits and sets the rest to $-\infty$
+#   ([Fan et al. 2018](https://arxiv.org/abs/1805.04833) sampled stories from the top 10);
+# - **top-p** (nucleus sampling, [Holtzman et al. 2020](https://arxiv.org/abs/1904.09751)) keeps the
+#   smallest set of most likely tokens whose probabilities sum to at least $p$. Where the model
+#   is sure, that set is one or two tokens; where it hesitates, it is many. The token whose
+#   probability carries the running sum past $p$ is kept: that is what makes the set reach $p$.
 #
 # Written out explicitly, then checked against the package's `filter_logits`:
 
@@ -183,7 +207,15 @@ with torch.no_grad():
     sure = char_model(encode("the functio"))[:, -1]
 kept_unsure = torch.isfinite(filter_logits(unsure, top_p=0.9)).sum().item()
 kept_sure = torch.isfinite(filter_logits(sure, top_p=0.9)).sum().item()
+
+# %% tags=["nbval-ignore-output"]
 print(f'top-p 0.9 keeps {kept_unsure} characters after "The for", {kept_sure} after "the functio"')
+
+# %% [markdown]
+# The exact counts depend on the trained model (the recorded run keeps 11 characters after
+# "The for" and 4 after "the functio"); that the sure context keeps fewer is asserted:
+
+# %%
 assert kept_sure < kept_unsure
 
 # %% [markdown]
@@ -208,10 +240,25 @@ for t in (1.0, 2.0, 4.0):
     rows[f"sample T={t}"], _ = sort_score(do_sample=True, temperature=t)
 top1_acc, top1_out = sort_score(do_sample=True, temperature=4.0, top_k=1)
 rows["sample T=4.0, top-k 1"] = top1_acc
+
+# %% tags=["nbval-ignore-output"]
 for name, acc in rows.items():
     print(f"{name:>22}: {acc:.4f}")
+
+# %% [markdown]
+# The sampled accuracies depend on the trained model and on the draws, so the tests do not
+# compare them. They move by more than their last digit: three runs of this cell with seed 0
+# (AVX2 kernels, PyTorch's portable kernels, and AVX2 again after later changes to the package)
+# gave 0.9745, 0.9592 and 0.9490 at T = 2 and 0.63, 0.63 and 0.54 at T = 4, while T = 1 gave
+# 1.0000 each time. Those are three runs of one seed, not a distribution over seeds, so the
+# assertions below ask only for what has a wide margin in all of them. What holds for every run is asserted: greedy decoding solves every
+# test problem, top-k 1 at any temperature *is* greedy decoding (the very same tokens), and
+# accuracy falls as the temperature rises.
+
+# %%
 assert greedy_acc == 1.0 and torch.equal(top1_out, greedy_out)
-assert rows["sample T=4.0"] < rows["sample T=1.0"] <= 1.0
+assert rows["sample T=4.0"] < rows["sample T=2.0"] < rows["sample T=1.0"] <= 1.0
+print("greedy: every test problem solved; top-k 1 at T=4 gives the same tokens as greedy")
 
 # %% [markdown]
 # ## Greedy versus sampling on text
@@ -237,7 +284,17 @@ samples = {}
 for name, options in settings.items():
     generator = torch.Generator(device=device).manual_seed(1)
     samples[name] = text.decode(char_model.generate(prompt, 300, generator=generator, **options)[0])
+
+# %% tags=["nbval-ignore-output"]
+for name in settings:
     print(f"--- {name} (repeated 10-grams: {repeated_share(samples[name]):.2f})\n{samples[name][:240]!r}\n")
+
+# %% [markdown]
+# The samples themselves come from a trained model and differ between machines. In the
+# recorded run greedy decoding repeats itself in 98% of its 10-character windows, the three
+# sampled texts in at most 9%; the assertion asks for a gap of 20 points.
+
+# %%
 assert all(repeated_share(samples["greedy"]) > repeated_share(samples[name]) + 0.2
            for name in settings if name != "greedy")
 
@@ -283,6 +340,12 @@ for n in (64, 255, 1023):
 # position $i$ has been computed, its keys and values in every layer are final: later tokens
 # can read them but never change them. A generation step needs, in each layer, the query of
 # the *new* position and the keys and values of *all* positions. The cache stores the latter.
+# (Decoding with such a cache, and what it costs in memory and bandwidth at scale, is the
+# subject of [Pope et al. 2022](https://arxiv.org/abs/2211.05102).) Here is what we are about to
+# build, with this section's sizes: one sequence, 4 heads of 24 numbers, 24 positions, a
+# 5-token prompt.
+#
+# ![Layer 0's key buffer of shape (1, 4, 24, 24) at five moments: all zeros; after the prefill, positions 0 to 4 written; after the decode steps at pos 5 and 6, one more position each; after pos 23, full. Each step attends to all positions written so far](figures/07_kv_cache_filling.svg)
 #
 # `model.new_kv_cache(B, max_len)` preallocates one `(k, v)` pair of buffers per layer, each
 # `(B, n_head, max_len, head_dim)`, filled with zeros. Preallocating avoids growing a tensor by
@@ -357,16 +420,27 @@ torch.testing.assert_close(v0, heads(v_full), atol=1e-6, rtol=1e-5)
 
 # %%
 max_diff = (stepwise - full).abs().max().item()
-print(f"largest |cached - full| logit difference: {max_diff:.1e} (logits up to {full.abs().max().item():.1f})")
-torch.testing.assert_close(stepwise, full, atol=1e-5, rtol=1e-5)
-
 with torch.no_grad():   # a deliberately wrong cache step: the last token fed at the wrong position
     wrong_cache = char_model.new_kv_cache(B, T)
     char_model(ids[:, : T - 1], kv_cache=wrong_cache, pos=0)
     wrong = char_model(ids[:, T - 1 :], kv_cache=wrong_cache, pos=T - 2)[:, -1]
 wrong_diff = (wrong - full[:, -1]).abs().max().item()
+
+# %% tags=["nbval-ignore-output"]
+print(f"largest |cached - full| logit difference: {max_diff:.1e} (logits up to {full.abs().max().item():.1f})")
 print(f"wrong position: difference {wrong_diff:.2f}")
+
+# %% [markdown]
+# The first number is rounding: it changes with the thread count and the CPU's kernels
+# (between 2.9e-6 and 4.3e-6 in the runs we measured), so it is not compared, only bounded. The
+# bound, `atol = rtol = 1e-5`, allows about a hundred float32 roundings (2^-23 ≈ 1.2e-7 each)
+# of logits of size 10, at least twice what we measured; a real mistake is nothing like it: the
+# wrong position moves the logits by about 1.5, over 10^5 times more.
+
+# %%
+torch.testing.assert_close(stepwise, full, atol=1e-5, rtol=1e-5)
 assert wrong_diff > 1e3 * max(max_diff, 1e-6)
+print("cached == full recompute within 1e-5; the wrong position is over 1000x further off")
 
 # %% [markdown]
 # The same holds for generation as a whole: greedy decoding with and without the cache picks
@@ -378,7 +452,7 @@ assert wrong_diff > 1e3 * max(max_diff, 1e-6)
 
 # %%
 prompts = torch.stack([text.encode(s) for s in ("The ", "for ", "def ", "in t")]).to(device)   # (4, 4)
-with_cache = generate(char_model, prompts, 100, use_cache=True)        # 104 tokens: crosses block_size 64
+with_cache = generate(char_model, prompts, 100, use_cache=True)        # 104 tokens: crosses block_size 32
 without = generate(char_model, prompts, 100, use_cache=False)
 assert with_cache.shape == (4, 104) and torch.equal(with_cache, without)
 
@@ -464,16 +538,53 @@ plt.show()
 # Chapter 12 shows the JAX side, where a second problem appears: every new sequence length
 # is a new shape, and a new shape means a new XLA compilation.
 #
-# ## What to try
+# ## What you learned
 #
-# - Sample 300 characters at temperatures 0.5, 1.0 and 1.5 and plot `repeated_share` against
-#   temperature. Where does the text stop looping, and where does it stop looking like words?
-# - Combine `top_k=5` with `temperature=2.0` on the sort model. Why does accuracy recover?
-#   (What does top-k remove that temperature made likely?)
-# - Measure the KV cache's benefit on the sort model (11 positions). Is it worth it for
-#   sequences that short?
-# - Time one decode step (a single `timing_model(ids[:, pos:pos+1], kv_cache=cache, pos=pos)`)
-#   for `pos` from 1 to 255. Does its cost grow with `pos`? At what context length would the
-#   attention over the cache cost as much as the MLP?
-# - Change `generate` (in a copy) to grow the cache with `torch.cat` instead of writing into
-#   preallocated buffers, and compare tokens/s at batch 8 and 255 tokens.
+# - Generation is a loop: logits of the last position, a choice of token, append, repeat.
+#   Greedy decoding takes the argmax; sampling divides the logits by a temperature, optionally
+#   keeps only the top-k tokens or the top-p nucleus, and draws from a seeded generator.
+# - For a task with one right answer (sorting) greedy is right and every sampled deviation is an
+#   error; for text, greedy falls into loops and sampling does not.
+# - A KV cache works because causal attention never changes a past position's keys and values:
+#   one prefill over the prompt, then one position per step into preallocated (B, H, L, D) buffers.
+# - Cached logits equal a full recompute up to float rounding (asserted within 1e-5), and the
+#   cache turns the quadratic cost of a run into a linear one; it stops at `block_size`, where
+#   learned positions cannot slide.
+# - The cache costs memory, 2 x layers x positions x width numbers per sequence.
+#
+# ## Exercises
+#
+# Worked answers are in [the worked solution](solutions/07_generation.ipynb).
+#
+# ### Exercise 7.1 (implement): a top-p filter
+#
+# Write `my_top_p(logits, p)` for logits of shape (..., V): return the same logits with every
+# token outside the nucleus set to `-inf`. The nucleus is the smallest set of most probable
+# tokens whose probabilities sum to at least `p` (so the most probable token is always in it).
+# Check it with `from mingpt_lite.exercises import check; check("7.1", my_top_p)`; the checker
+# compares it with `filter_logits(logits, top_p=p)` on rows where the token that crosses `p`
+# decides the answer.
+#
+# ### Exercise 7.2 (implement): temperature, then top-p
+#
+# Write `my_probs(logits, temperature, top_p)` returning the probabilities (B, V) that
+# `sample_next(logits, do_sample=True, temperature=..., top_p=...)` draws from (`top_p` may be
+# None). Before you write it: does it matter whether the temperature is applied before or after
+# the top-p filter? `check("7.2", my_probs)`.
+#
+# ### Exercise 7.3 (implement): one cache write
+#
+# Inside every attention layer, a cached forward call over `T` new positions starting at `pos`
+# writes their keys and values into the layer's buffers and attends over everything written
+# so far. Write `my_cache_write(k_buf, v_buf, k, v, pos)`: the buffers are (B, H, L, D), the new
+# `k` and `v` are (B, H, T, D); write them in place and return the `(keys, values)` the new
+# queries attend to. `check("7.3", my_cache_write)` compares your buffers with the ones the
+# model's own attention fills during a prefill and a decode step.
+#
+# ### Exercise 7.4 (explain): top-k 5 at temperature 2 on the sort model
+#
+# Sampling the sort model at `temperature=2.0` makes mistakes. Predict what adding `top_k=5`
+# does to its accuracy, then measure it with `sort_score(do_sample=True, temperature=2.0,
+# top_k=5)`, and explain the result from the sort task's vocabulary. Which `top_k` does change
+# the accuracy at this temperature, and why? (The same `top_k=5` on the character model is a
+# different story: how many of its characters does it remove?)
