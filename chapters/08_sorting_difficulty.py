@@ -118,24 +118,29 @@ for r in records:
           f"{r['greedy_accuracy']:.0%} of all {r['checked']} test problems")
 
 # %%
-assert all(r["solved_at"] is not None and r["checked_all"] and r["greedy_accuracy"] == 1.0 for r in records)
-print(f"all {len(records)} seeds: stably solved, and greedy generation sorts every test problem")
+solved = [r for r in records if r["solved_at"] is not None]
+assert len(solved) >= 3 and all(r["checked_all"] and r["greedy_accuracy"] == 1.0 for r in solved)
+print("at least 3 of the 4 seeds stably solved within 2,000 steps; each of those sorts every test problem")
 
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for r, color in zip(records, ("C0", "C1", "C2", "C3")):
     steps, accuracy = zip(*r["history"])
     ax.plot(steps, accuracy, "o-", ms=2.5, color=color, label=f"seed {r['seed']}")
-    ax.axvline(r["solved_at"], color=color, ls="--", lw=0.8)
+    if r["solved_at"] is not None:
+        ax.axvline(r["solved_at"], color=color, ls="--", lw=0.8)
 ax.set(xlabel="step", ylabel="test accuracy (teacher-forced)", ylim=(0, 1.02),
        title="gpt-nano, L = 6, V = 3: dashed, solved from here")
 ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# All four seeds solve the demo task, and greedy generation then sorts every one of the test
-# split's 196 problems: that is what the cell above asserts, and it held on both CPU kernel paths.
-# How many steps it takes is not one number. The five seeds of the same task in the committed grid
+# When the chapter was recorded, all four seeds solved the demo task within 2,000 steps, and greedy
+# generation then sorted every one of the test split's 196 problems. On PyTorch's portable CPU
+# kernels with one thread, one of the four seeds did not reach four perfect evaluations in a row
+# within 2,000 steps, so what the cell above asserts is what held in both settings: at least three
+# of four seeds solve it, and every seed that does sorts the whole test split. How many steps it
+# takes is not one number either. The five seeds of the same task in the committed grid
 # below needed 350 to 925 steps, a factor of 2.6 between the fastest and the slowest seed. (The live
 # steps printed above change with the CPU's kernels and the thread count, so they are not
 # compared; the grid is data from one machine.)
@@ -336,6 +341,7 @@ def attention_on_written_digit(model):
     return shares
 
 
+# %% tags=["nbval-ignore-output"]
 focus = {record["seed"]: attention_on_written_digit(model) for record, model in live}
 print(f"uniform attention would give {uniform:.2f}")
 for seed, shares in focus.items():
