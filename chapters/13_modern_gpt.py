@@ -245,6 +245,21 @@ for r in rows:
           f"{r['iters']:6.0f}")
 assert all(r["seeds"] >= 3 for r in rows) and len(rows) == len(ABLATION)
 
+# %%
+import matplotlib.pyplot as plt
+
+fig, ax = plt.subplots(figsize=(7, 3.5))
+means = [r["mean"] for r in rows]
+spread = [[r["mean"] - r["min"] for r in rows], [r["max"] - r["mean"] for r in rows]]
+ax.errorbar(means, range(len(rows)), xerr=spread, fmt="o", capsize=3)
+ax.axvline(base["mean"], color="grey", linestyle="--", label="base mean")
+ax.set_yticks(range(len(rows)), [r["variant"] for r in rows])
+ax.invert_yaxis()
+ax.set_xlabel("val loss after 10 CPU s (mean, min-max over seeds)")
+ax.legend()
+fig.tight_layout()
+plt.show()
+
 # %% [markdown]
 # How to read the table: the spread over three seeds is the noise floor. A change whose mean
 # moves by less than about the width of the base's [min, max] range is not distinguishable from
