@@ -288,14 +288,16 @@ print("better than the base on every seed (worst seed below the base's best):", 
 #
 # 1. **Fewer, larger, faster steps.** A character model this small is far from converged after
 #    nanoGPT's 2000 steps, but most of the loss drop comes early; a larger learning rate
-#    (3e-3 instead of 1e-3) with a shorter warmup and a batch of 16 gets there in 500 steps,
-#    a third of the characters nanoGPT's run reads.
-# 2. **Keep the model's width and depth.** Four layers of width 128 is already small; the
-#    time goes into the steps, not the parameters.
-# 3. **Switch on architecture changes**: rotary positions, RMSNorm and ReLU², and leave off
-#    SwiGLU, QK-norm, Muon and an untied head. Check this choice against the table above: it
-#    was made before the three-seed ablation was complete, and an option whose mean lies within
-#    the base's seed spread has not earned its place at this budget.
+#    (3e-3 instead of 1e-3) with a shorter warmup and a batch of 16 gets there in 550 steps,
+#    about 37% of the characters nanoGPT's run reads.
+# 2. **Keep the model's width and depth.** Four layers of width 128 is already small; a width
+#    of 96 or three layers, tried at 500 steps, ended 0.04-0.06 nats higher.
+# 3. **Switch on what the ablation supports**: rotary positions and ReLU². LayerNorm stays:
+#    RMSNorm gained nothing in the ablation, and on a CPU `F.layer_norm` is one fused kernel
+#    while RMSNorm is not, so it made each step slower. SwiGLU, QK-norm, Muon and an untied
+#    head stay off: the table above gives none of them a gain beyond the seed spread at this
+#    budget (Muon did reach the same loss in 400 steps instead of 550 in trial runs, but its
+#    five Newton–Schulz products per matrix cost about as much time as the steps it saved).
 
 # %%
 nano, fast = RECIPES["nanogpt-cpu"], RECIPES["fast"]
@@ -313,19 +315,40 @@ def characters_read(recipe):
 
 print(f"characters read: nanoGPT {characters_read(nano):,}, fast {characters_read(fast):,} "
       f"({characters_read(fast) / characters_read(nano):.3f} of nanoGPT's)")
-assert characters_read(fast) * 3 <= characters_read(nano)
+assert characters_read(fast) < 0.4 * characters_read(nano)
 
 # %% [markdown]
-# Reading a third of the characters is not the same as taking a third of the time: both
-# processes pay the same fixed cost (starting Python, importing torch, loading the data), and
-# rotary embeddings make each step a little dearer. That is why the goal is measured on whole
-# processes, side by side, with
-# `python -m mingpt_lite.bench char --recipe fast --peer PATH/TO/nanoGPT --seeds 0 1 2 --threads 2`,
-# which runs nanoGPT's own `train.py` after ours for each seed, scores both with the same
-# estimator, and prints the ratio of wall times. The README's benchmark section gives the
-# figures measured so far, with the machine and its load; on the shared, heavily loaded
-# machine this book was written on, the three-seed measurement has not yet been made under
-# conditions quiet enough to quote, so this chapter does not claim the goal is met.
+# Reading 37% of the characters is not the same as taking 37% of the time: both processes pay
+# the same fixed cost (starting Python, importing torch, loading the data; about 3.5 s here),
+# and rotary embeddings make each step a little dearer, while a batch of 16 uses the two cores
+# a little better than nanoGPT's 12. So the goal is measured on whole processes, side by side,
+# with `python -m mingpt_lite.bench char --recipe fast --peer PATH/TO/nanoGPT --seeds 0 1 2
+# --threads 2`, which runs nanoGPT's own `train.py` after ours for each seed, scores both with
+# the same estimator, and prints the ratio of wall times. The committed measurement (its
+# command, machine and date are in the file):
+
+# %%
+speedrun = json.loads(Path("data/13_speedrun.json").read_text())
+print(speedrun["meta"]["command"], "|", speedrun["meta"]["machine"], "|", speedrun["meta"]["date"])
+print(f"{'seed':>4} {'ours: val':>10} {'wall s':>7} {'nanoGPT: val':>13} {'wall s':>7} {'time ratio':>10}")
+for run in speedrun["result"]["runs"]:
+    ours, peer = run["ours"], run["peer"]
+    print(f"{run['seed']:>4} {ours['val_loss']:>10.4f} {ours['wall_s']:>7.1f} {peer['val_loss']:>13.4f} "
+          f"{peer['wall_s']:>7.1f} {run['ratio']:>10.3f}")
+ratios = [run["ratio"] for run in speedrun["result"]["runs"]]
+below = [run["ours"]["val_loss"] <= run["peer"]["val_loss"] for run in speedrun["result"]["runs"]]
+assert len(ratios) == 3 and max(ratios) < 0.4 and sum(below) == 2
+
+# %% [markdown]
+# So the goal is **not met**: the fast recipe takes 0.31-0.36 of nanoGPT's wall time, and its
+# validation loss is below nanoGPT's 1.898 for two of the three seeds (1.882, 1.879) and above
+# it for the third (1.916). nanoGPT's own time moved between 82 and 91 s across its three
+# identical runs, which is the machine's noise (nanoGPT has no seed option, so its runs differ
+# only in timing). A recipe that meets the goal on every seed needs about 10% less time *and*
+# a lower loss for the unlucky seed; the levers not yet tried properly are a cheaper Muon (its
+# Newton–Schulz products in bfloat16 and batched over same-shaped matrices, which
+# `configure_muon(..., ns_dtype=torch.bfloat16)` now offers) and a linear decay to zero
+# (`lr_schedule="linear"`).
 
 # %% [markdown]
 # ## What you learned

@@ -89,6 +89,23 @@ def apply_rotary(x, cos, sin):
     return torch.cat([a * cos - b * sin, a * sin + b * cos], dim=-1)
 
 
+def rolled_rotary_tables(cos, sin):
+    """Full-width tables for :func:`apply_rotary_rolled`: ``[cos, cos]`` and ``[-sin, sin]``, each (..., D)."""
+    return torch.cat([cos, cos], dim=-1), torch.cat([-sin, sin], dim=-1)
+
+
+def apply_rotary_rolled(x, cos_full, sin_signed):
+    """:func:`apply_rotary` in four kernels instead of seven, bit for bit the same result.
+
+    With ``x = [a, b]``, ``roll`` by D/2 gives ``[b, a]``, so
+    ``x * [cos, cos] + [b, a] * [-sin, sin] = [a cos - b sin, b cos + a sin]``: the same
+    products and sums, in an order that rounds identically. Tables from
+    :func:`rolled_rotary_tables`. On a CPU, where a small model's step is a long row of
+    small kernels, this saves a few percent of the training step.
+    """
+    return x * cos_full + x.roll(x.size(-1) // 2, dims=-1) * sin_signed
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head self-attention in which position t only sees positions <= t.
 
@@ -117,6 +134,9 @@ class CausalSelfAttention(nn.Module):
             cos, sin = rotary_tables(config.block_size, config.head_dim, config.rotary_base)
             self.register_buffer("rotary_cos", cos, persistent=False)
             self.register_buffer("rotary_sin", sin, persistent=False)
+            cos_full, sin_signed = rolled_rotary_tables(cos, sin)
+            self.register_buffer("rotary_cos_full", cos_full, persistent=False)
+            self.register_buffer("rotary_sin_signed", sin_signed, persistent=False)
         # Lower-triangular: row i (a query) may attend to columns j <= i (keys).
         mask = torch.tril(torch.ones(config.block_size, config.block_size, dtype=torch.bool))
         self.register_buffer("causal_mask", mask, persistent=False)
@@ -130,16 +150,27 @@ class CausalSelfAttention(nn.Module):
         path and also returns the (B, H, T, S) attention weights.
         """
         B, T, C = x.shape
-        q, k, v = self.qkv(x).split(C, dim=2)
-        # (B, T, C) -> (B, H, T, D): heads become a batch dimension.
-        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
-        k = k.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
-        v = v.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
-        if self.q_norm is not None:
-            q, k = self.q_norm(q), self.k_norm(k)
-        if self.rotary:  # turn queries and keys by their absolute positions pos .. pos+T-1
-            cos, sin = self.rotary_cos[pos : pos + T], self.rotary_sin[pos : pos + T]
-            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        H, D = self.n_head, self.head_dim
+        qkv = self.qkv(x)
+        if self.rotary and self.q_norm is None:
+            # Turn queries and keys by their absolute positions pos .. pos+T-1 in one call, on
+            # the (B, T, 2H, D) view of their half of qkv (the same arithmetic as two calls on
+            # q and k, with half the kernel launches; it matters for small models on a CPU).
+            cos, sin = self.rotary_cos_full[pos : pos + T, None], self.rotary_sin_signed[pos : pos + T, None]
+            q, k = apply_rotary_rolled(qkv[..., : 2 * C].view(B, T, 2 * H, D), cos, sin).split(H, dim=2)
+            v = qkv[..., 2 * C :].view(B, T, H, D)
+            q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        else:
+            q, k, v = qkv.split(C, dim=2)
+            # (B, T, C) -> (B, H, T, D): heads become a batch dimension.
+            q = q.view(B, T, H, D).transpose(1, 2)
+            k = k.view(B, T, H, D).transpose(1, 2)
+            v = v.view(B, T, H, D).transpose(1, 2)
+            if self.q_norm is not None:
+                q, k = self.q_norm(q), self.k_norm(k)
+            if self.rotary:  # turn queries and keys by their absolute positions pos .. pos+T-1
+                cos, sin = self.rotary_cos[pos : pos + T], self.rotary_sin[pos : pos + T]
+                q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         if kv_cache is not None:  # keys are cached already rotated: their positions never change
             k_buf, v_buf = kv_cache
             k_buf[:, :, pos : pos + T] = k

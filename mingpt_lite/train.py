@@ -113,10 +113,10 @@ def _training_options(parser: argparse.ArgumentParser, *, preset: str, iters: in
     train.add_argument("--batch-size", type=POSITIVE, default=batch_size,
                        help=f"sequences per step, over all processes (default {batch_size})")
     train.add_argument("--lr", type=_number(0, low_open=True), default=lr, help=f"peak learning rate (default {lr})")
-    train.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+    train.add_argument("--schedule", choices=("constant", "cosine", "linear"), default="constant",
                        help="learning-rate schedule after warmup (default constant)")
     train.add_argument("--warmup", type=COUNT, default=0, help="linear warmup steps (default 0)")
-    train.add_argument("--min-lr", type=_number(0), default=0.0, help="end of the cosine schedule (default 0)")
+    train.add_argument("--min-lr", type=_number(0), default=0.0, help="end of the cosine or linear schedule (default 0)")
     train.add_argument("--weight-decay", type=_number(0), default=0.1, help="AdamW weight decay on Linear weights (default 0.1)")
     train.add_argument("--grad-clip", type=_number(0), default=1.0, help="clip the gradient norm to this; 0 disables (default 1.0)")
     train.add_argument("--eval-interval", type=COUNT, default=0,

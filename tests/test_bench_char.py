@@ -173,3 +173,23 @@ def test_muon_groups_and_training():
         opt.zero_grad()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_newton_schulz_on_a_stack_orthogonalises_each_matrix_alone():
+    torch.manual_seed(0)
+    stack = torch.randn(3, 24, 40)
+    together = newton_schulz_orthogonalize(stack)
+    for g, done in zip(stack, together):
+        torch.testing.assert_close(done, newton_schulz_orthogonalize(g), rtol=1e-5, atol=1e-6)
+    tall = torch.randn(2, 40, 24)
+    assert newton_schulz_orthogonalize(tall).shape == tall.shape
+
+
+def test_muon_bfloat16_products_keep_float32_weights():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=7, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0))
+    opt = configure_muon(model, lr=1e-2, ns_dtype=torch.bfloat16)
+    x = torch.randint(0, 7, (4, 8))
+    torch.nn.functional.cross_entropy(model(x).reshape(-1, 7), x.reshape(-1)).backward()
+    opt.step()
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in model.parameters())

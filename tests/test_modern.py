@@ -209,3 +209,29 @@ def test_checkpoint_round_trip_keeps_the_option(name, tmp_path):
 def test_config_json_round_trip_with_options():
     config = tiny(**OPTIONS["all"], rotary_base=500.0)
     assert GPTConfig.from_json(config.to_json()) == config
+
+
+def test_rolled_rotary_is_bit_for_bit_apply_rotary():
+    from mingpt_lite.attention import apply_rotary, apply_rotary_rolled, rolled_rotary_tables, rotary_tables
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 3, 8)  # (B, T, H, D)
+    cos, sin = rotary_tables(5, 8)
+    expected = apply_rotary(x, cos[:, None], sin[:, None])
+    assert torch.equal(apply_rotary_rolled(x, *rolled_rotary_tables(cos[:, None], sin[:, None])), expected)
+
+
+def test_rotary_attention_rotates_queries_and_keys_in_one_call_exactly_as_in_two():
+    from mingpt_lite.attention import CausalSelfAttention, apply_rotary
+
+    torch.manual_seed(0)
+    config = GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16, dropout=0.0, position="rotary")
+    attn = CausalSelfAttention(config).eval()
+    x = torch.randn(3, 6, 16)
+    B, T, C = x.shape
+    q, k, v = (t.view(B, T, 2, 8).transpose(1, 2) for t in attn.qkv(x).split(C, dim=2))
+    cos, sin = attn.rotary_cos[:T], attn.rotary_sin[:T]
+    y = torch.nn.functional.scaled_dot_product_attention(apply_rotary(q, cos, sin), apply_rotary(k, cos, sin), v,
+                                                         is_causal=True)
+    expected = attn.residual_proj(y.transpose(1, 2).reshape(B, T, C))
+    torch.testing.assert_close(attn(x), expected, rtol=1e-6, atol=1e-6)

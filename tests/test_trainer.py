@@ -92,6 +92,10 @@ def test_learning_rate_schedule():
     assert all(a < b for a, b in zip(lrs[:9], lrs[1:10]))  # rising during warmup
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))  # then never rising
     assert lrs[55] == pytest.approx(0.55) and lrs[100] == pytest.approx(0.1)
+    linear = TrainerConfig(max_iters=100, learning_rate=1.0, min_lr=0.1, warmup_iters=10, lr_schedule="linear")
+    lrs = [learning_rate_at(linear, i) for i in range(101)]
+    assert lrs[9] == pytest.approx(1.0) and lrs[55] == pytest.approx(0.55) and lrs[100] == pytest.approx(0.1)
+    assert lrs[32] - lrs[33] == pytest.approx(0.9 / 90) == pytest.approx(lrs[80] - lrs[81])  # a straight line
     constant = TrainerConfig(learning_rate=0.5)
     assert {learning_rate_at(constant, i) for i in (0, 10, 1999)} == {0.5}
 
@@ -224,7 +228,7 @@ def test_resume_into_a_different_model_is_refused(tmp_path):
 
 def test_config_validation():
     with pytest.raises(ValueError, match="lr_schedule"):
-        TrainerConfig(lr_schedule="linear")
+        TrainerConfig(lr_schedule="exponential")
     with pytest.raises(ValueError, match="batch_size"):
         TrainerConfig(batch_size=0)
     with pytest.raises(ValueError, match="min_lr"):
