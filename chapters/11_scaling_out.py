@@ -40,6 +40,7 @@ device = start_chapter(seed=0, device="cpu")  # the training runs below choose t
 
 # %%
 import json
+import math
 import shutil
 import tempfile
 import time
@@ -364,23 +365,20 @@ torch.set_num_threads(kernel_threads)
 # * **stage 3** also partitions the parameters, which are gathered layer by layer just in
 #   time for the forward and backward pass and freed afterwards.
 #
-# Here is the paper's count as a function. It reproduces the paper's worked example, a
-# 7.5B-parameter model on 64 GPUs: 120 GB per GPU with plain data parallelism, then 31.4,
-# 16.6 and 1.9 GB.
+# The package has the paper's count as a function, `distributed.model_state_gb(n_params,
+# n_gpus, stage)`. With Ψ parameters and N GPUs it adds up $2Ψ + 2Ψ + KΨ$ bytes per GPU,
+# dividing the optimizer term by N from stage 1 on, the gradient term from stage 2 on and the
+# parameter term at stage 3; the asserts below spell that arithmetic out for stages 0, 1 and 3.
+# It reproduces the paper's worked example, a 7.5B-parameter model on 64 GPUs: 120 GB per GPU
+# with plain data parallelism, then 31.4, 16.6 and 1.9 GB.
 
 # %%
-def model_state_gb(n_params, n_gpus, stage, optimizer_bytes=12):
-    """Per-GPU memory (GB) for parameters, gradients and Adam state under ZeRO `stage` (0 = plain DDP)."""
-    params, grads, optim = 2 * n_params, 2 * n_params, optimizer_bytes * n_params
-    if stage >= 1:
-        optim /= n_gpus
-    if stage >= 2:
-        grads /= n_gpus
-    if stage >= 3:
-        params /= n_gpus
-    return (params + grads + optim) / 1e9
+from mingpt_lite.distributed import model_state_gb
 
-
+psi, n_gpus, K = 7.5e9, 64, 12
+assert math.isclose(model_state_gb(psi, n_gpus, 0), (2 + 2 + K) * psi / 1e9)  # 16 bytes per parameter
+assert math.isclose(model_state_gb(psi, n_gpus, 1), (2 + 2 + K / n_gpus) * psi / 1e9)  # optimizer split N ways
+assert math.isclose(model_state_gb(psi, n_gpus, 3), (2 + 2 + K) * psi / n_gpus / 1e9)  # everything split N ways
 paper = [round(model_state_gb(7.5e9, 64, stage), 1) for stage in range(4)]
 print("7.5B parameters on 64 GPUs, GB per GPU for DDP, ZeRO-1, -2, -3:", paper)
 assert paper == [120.0, 31.4, 16.6, 1.9]

@@ -15,6 +15,10 @@ identically seeded generators, keeping only its own slice. Two processes therefo
 train on exactly the batches one process would, and their averaged gradient is the
 one-process gradient up to the order of floating-point additions.
 
+Two helpers serve the chapter and its exercises: :func:`flat_gradient` (one batch's
+gradient as a single vector, to compare what ranks compute with the full batch's) and
+:func:`model_state_gb` (the ZeRO paper's count of per-GPU memory for model states).
+
 Running this module trains the sort task and writes the per-step losses to JSON:
 ``torchrun --standalone --nproc_per_node 2 -m mingpt_lite.distributed --out losses.json``.
 """
@@ -32,6 +36,7 @@ import torch
 import torch.distributed as dist
 
 from .device import pick_device
+from .loss import lm_loss
 
 TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
@@ -110,6 +115,53 @@ def run_torchrun(args: list[str], nproc: int = 2, timeout: float | None = 600, e
             f"\n--- stderr ---\n{done.stderr[-4000:]}"
         )
     return done
+
+
+def flat_gradient(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """The gradient of ``model``'s loss on one batch, flattened into a single vector.
+
+    The loss is :func:`~mingpt_lite.loss.lm_loss` of ``model(x)`` against the targets ``y``:
+    with ``reduction="mean"`` its mean over the scored targets (those not ``-1``), with
+    ``reduction="sum"`` their sum. The gradients of all parameters, in ``model.parameters()``
+    order, are concatenated into one 1-D tensor of the parameters' dtype, so the gradients of
+    different batches (one rank's share against the whole batch) can be compared or averaged
+    directly. Zeroes the model's gradients first and leaves this batch's in ``p.grad``.
+    """
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    model.zero_grad()
+    loss = lm_loss(model(x), y)
+    if reduction == "sum":
+        loss = loss * (y != -1).sum()
+    loss.backward()
+    return torch.cat([p.grad.flatten() for p in model.parameters()])
+
+
+def model_state_gb(n_params: float, n_gpus: int, stage: int, optimizer_bytes: float = 12) -> float:
+    """Memory per GPU, in GB (10**9 bytes), for the model states of mixed-precision Adam training.
+
+    The count of the ZeRO paper (Rajbhandari et al. 2020): 2 bytes per parameter for the fp16
+    parameters, 2 for their fp16 gradients and ``optimizer_bytes`` (K = 12 for Adam: an fp32
+    master copy, momentum and variance) for the optimizer state, so 16 bytes per parameter on
+    every GPU under plain data parallelism. Activations, buffers and fragmentation are not
+    counted.
+
+    Arguments: ``n_params``, the number of parameters; ``n_gpus``, the data-parallel workers
+    (N); ``stage``, the ZeRO stage: 0 is plain DDP (everything replicated), 1 partitions the
+    optimizer state over the N workers, 2 also the gradients, 3 also the parameters;
+    ``optimizer_bytes``, K. Returns ``(2 + 2 + K) * n_params / 1e9`` at stage 0, with each
+    partitioned term divided by ``n_gpus`` at the higher stages.
+    """
+    if stage not in (0, 1, 2, 3):
+        raise ValueError(f"ZeRO stage must be 0, 1, 2 or 3, got {stage!r}")
+    params, grads, optim = 2 * n_params, 2 * n_params, optimizer_bytes * n_params
+    if stage >= 1:
+        optim /= n_gpus
+    if stage >= 2:
+        grads /= n_gpus
+    if stage >= 3:
+        params /= n_gpus
+    return (params + grads + optim) / 1e9
 
 
 def _parse(argv):

@@ -48,3 +48,44 @@ def test_a_different_batch_is_far_outside_the_tolerance(tmp_path):
     distributed.main(["--out", str(half), "--seed", "1", "--iters", "3", "--batch-size", "16"])
     a, b = json.loads(full.read_text())["losses"], json.loads(half.read_text())["losses"]
     assert min(abs(x - y) / x for x, y in zip(a, b)) > 1e-3
+
+
+def test_model_state_gb_counts_16_bytes_per_parameter_and_partitions_by_stage():
+    # 1e9 parameters on 4 GPUs, by hand: 2 GB fp16 parameters + 2 GB fp16 gradients + 12 GB Adam.
+    # stage 0 replicates all of it: 2 + 2 + 12 = 16 GB; stage 1 splits Adam: 2 + 2 + 3 = 7 GB;
+    # stage 2 also the gradients: 2 + 0.5 + 3 = 5.5 GB; stage 3 also the parameters: 0.5 + 0.5 + 3 = 4 GB.
+    got = [distributed.model_state_gb(1e9, 4, stage) for stage in range(4)]
+    assert got == pytest.approx([16.0, 7.0, 5.5, 4.0])
+    assert distributed.model_state_gb(1e9, 1, 3) == pytest.approx(16.0)  # one GPU: nothing to split
+    assert distributed.model_state_gb(1e9, 4, 0, optimizer_bytes=4) == pytest.approx(8.0)  # K = 4: 2 + 2 + 4
+    # the ZeRO paper's worked example: 7.5B parameters on 64 GPUs
+    paper = [round(distributed.model_state_gb(7.5e9, 64, stage), 1) for stage in range(4)]
+    assert paper == [120.0, 31.4, 16.6, 1.9]
+    with pytest.raises(ValueError):
+        distributed.model_state_gb(1e9, 4, 4)
+
+
+def test_flat_gradient_is_every_parameter_gradient_in_one_vector():
+    import torch
+
+    from mingpt_lite import GPT, GPTConfig
+    from mingpt_lite.data import SortTask
+
+    task = SortTask(length=6, num_digits=3)
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=task.vocab_size, block_size=task.block_size,
+                          n_layer=1, n_head=2, n_embd=16, dropout=0.0))
+    x, y = task.get_batch("train", 8, torch.Generator().manual_seed(0))
+    g = distributed.flat_gradient(model, x, y)
+    assert g.shape == (sum(p.numel() for p in model.parameters()),)
+    torch.testing.assert_close(g, torch.cat([p.grad.flatten() for p in model.parameters()]))
+    # calling it again zeroes the gradients first rather than accumulating
+    torch.testing.assert_close(distributed.flat_gradient(model, x, y), g)
+    # the sum over scored targets is the mean times their count
+    count = int((y != -1).sum())
+    torch.testing.assert_close(distributed.flat_gradient(model, x, y, "sum"), count * g, rtol=1e-5, atol=1e-6)
+    # the chapter's identity: with equal counts the full batch's gradient is the halves' average
+    halves = (distributed.flat_gradient(model, x[:4], y[:4]) + distributed.flat_gradient(model, x[4:], y[4:])) / 2
+    torch.testing.assert_close(halves, g, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError):
+        distributed.flat_gradient(model, x, y, "max")

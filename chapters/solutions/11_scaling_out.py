@@ -14,7 +14,9 @@
 # Worked solutions to the exercises of [chapter 11](../11_scaling_out.ipynb). Every code answer
 # asserts itself, including passing its checker; the explain questions get model answers backed
 # by numbers computed here. Nothing here starts `torchrun`: each answer reproduces the arithmetic
-# of several ranks inside one process, which is what DDP's result is made of.
+# of several ranks inside one process, which is what DDP's result is made of. A batch's gradient,
+# flattened into one vector, comes from the package's `flat_gradient(model, x, y, reduction)` (the
+# chapter's `gradient`, with the option of a summed loss), the same function the checkers use.
 
 # %%
 import json
@@ -25,6 +27,7 @@ import torch
 
 from mingpt_lite import GPT, GPTConfig, distributed, lm_loss
 from mingpt_lite.data import SortTask
+from mingpt_lite.distributed import flat_gradient, model_state_gb
 from mingpt_lite.exercises import check
 from mingpt_lite.notebook import start_chapter
 
@@ -32,16 +35,6 @@ device = start_chapter(seed=0, device="cpu")
 task = SortTask(length=6, num_digits=3)
 model = GPT(GPTConfig(vocab_size=task.vocab_size, block_size=task.block_size,
                       n_layer=2, n_head=2, n_embd=32, dropout=0.0))
-
-
-def gradient(x, y, reduction="mean"):
-    """The model's gradient for one batch, flattened: of the mean loss over scored targets, or their sum."""
-    model.zero_grad()
-    loss = lm_loss(model(x), y)
-    if reduction == "sum":
-        loss = loss * (y != -1).sum()
-    loss.backward()
-    return torch.cat([p.grad.flatten() for p in model.parameters()])
 
 
 # %% [markdown]
@@ -62,9 +55,9 @@ x, y = task.get_batch("train", 32, torch.Generator().manual_seed(0))
 y_unequal = y.clone()
 y_unequal[16:, 5:9] = -1  # rank 1 scores 2 targets per sequence instead of 6
 halves = [slice(0, 16), slice(16, 32)]
-grads = [gradient(x[h], y_unequal[h]) for h in halves]
+grads = [flat_gradient(model, x[h], y_unequal[h]) for h in halves]
 counts = [int((y_unequal[h] != -1).sum()) for h in halves]
-full = gradient(x, y_unequal)
+full = flat_gradient(model, x, y_unequal)
 plain = sum(grads) / 2
 torch.testing.assert_close(combine(grads, counts), full)
 off = ((plain - full).norm() / full.norm()).item()
@@ -86,8 +79,8 @@ assert check("11.1", combine)
 # would be wrong. (With a mean, f = 1, the chapter's identity.)
 
 # %%
-full_sum = gradient(x, y, "sum")
-average_sum = (gradient(x[:16], y[:16], "sum") + gradient(x[16:], y[16:], "sum")) / 2
+full_sum = flat_gradient(model, x, y, "sum")
+average_sum = (flat_gradient(model, x[:16], y[:16], "sum") + flat_gradient(model, x[16:], y[16:], "sum")) / 2
 f = (full_sum @ average_sum / (average_sum @ average_sum)).item()
 torch.testing.assert_close(full_sum, f * average_sum)
 print(f"measured f = {f:.4f}")
@@ -142,25 +135,15 @@ print("step 0 agrees to rounding; the thread-count drift stays within the chapte
 # and never shrinks any one of them: 8 GPUs let you use a larger batch, not a larger model.
 # `gpt2-xl` has about 1.56 billion parameters, 24.9 GB of model states under DDP, just over a
 # 24 GB GPU before any activations. ZeRO-1 partitions Adam's 12 bytes per parameter over the 8
-# GPUs and already fits (8.6 GB); ZeRO-2 and ZeRO-3 go further (5.8 and 3.1 GB).
+# GPUs and already fits (8.6 GB); ZeRO-2 and ZeRO-3 go further (5.8 and 3.1 GB). The count is the
+# chapter's `model_state_gb`, imported from `mingpt_lite.distributed`.
 
 # %%
-def model_state_gb(n_params, n_gpus, stage, optimizer_bytes=12):
-    """Per-GPU memory (GB) for parameters, gradients and Adam state under ZeRO `stage` (0 = plain DDP)."""
-    params, grads, optim = 2 * n_params, 2 * n_params, optimizer_bytes * n_params
-    if stage >= 1:
-        optim /= n_gpus
-    if stage >= 2:
-        grads /= n_gpus
-    if stage >= 3:
-        params /= n_gpus
-    return (params + grads + optim) / 1e9
-
-
 with torch.device("meta"):
     xl = GPT(GPTConfig.from_preset("gpt2-xl", vocab_size=50257, block_size=1024, tie_weights=True))
 n_params = xl.num_parameters()
 per_gpu = {stage: round(model_state_gb(n_params, 8, stage), 1) for stage in range(4)}
 print(f"gpt2-xl: {n_params:,} parameters; GB per GPU on 8 GPUs, DDP and ZeRO-1/2/3: {list(per_gpu.values())}")
 assert model_state_gb(n_params, 1, 0) == model_state_gb(n_params, 8, 0)  # DDP: the same on 1 GPU and on 8
+assert model_state_gb(n_params, 8, 0) == (2 + 2 + 12) * n_params / 1e9  # 16 bytes per parameter
 assert per_gpu[0] > 24 >= per_gpu[1] and per_gpu[1] > per_gpu[2] > per_gpu[3]

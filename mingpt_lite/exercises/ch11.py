@@ -7,7 +7,8 @@
 
 Both references are computed, not stored: the package's :class:`~mingpt_lite.model.GPT` and
 :func:`~mingpt_lite.loss.lm_loss` on sort-task batches (:class:`~mingpt_lite.data.SortTask`),
-differentiated by autograd (in float64 up to the loss, which lm_loss computes in float32).
+differentiated by autograd through :func:`~mingpt_lite.distributed.flat_gradient` (in float64
+up to the loss, which lm_loss computes in float32).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 
 from ..config import GPTConfig
 from ..data import SortTask
-from ..loss import lm_loss
+from ..distributed import flat_gradient
 from ..model import GPT
 from . import Hint, checker
 
@@ -27,16 +28,6 @@ def _model_and_task(seed: int = 0):
     model = GPT(GPTConfig(vocab_size=task.vocab_size, block_size=task.block_size, n_layer=1, n_head=2,
                           n_embd=16, dropout=0.0)).double()
     return model, task
-
-
-def _gradient(model, x, y, reduction: str = "mean") -> torch.Tensor:
-    """The flattened gradient of the batch's loss: the mean over scored targets, or their sum."""
-    model.zero_grad()
-    loss = lm_loss(model(x), y)
-    if reduction == "sum":
-        loss = loss * (y != -1).sum()
-    loss.backward()
-    return torch.cat([p.grad.flatten() for p in model.parameters()])
 
 
 def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -57,9 +48,9 @@ def check_combine(attempt) -> str:
     cases["unequal"][6:9, 5:9] = -1
     for kind, targets in cases.items():
         parts = [slice(0, 3), slice(3, 6), slice(6, 9)]
-        grads = [_gradient(model, x[p], targets[p]) for p in parts]
+        grads = [flat_gradient(model, x[p], targets[p]) for p in parts]
         counts = [int((targets[p] != -1).sum()) for p in parts]
-        full = _gradient(model, x, targets)
+        full = flat_gradient(model, x, targets)
         got = attempt([g.clone() for g in grads], list(counts))
         if not isinstance(got, torch.Tensor):
             raise Hint(f"return one gradient tensor, got a {type(got).__name__}")
@@ -94,8 +85,8 @@ def check_sum_reduction_factor(attempt) -> str:
         raise Hint(f"give a number, got {attempt!r}")
     model, task = _model_and_task()
     x, y = task.get_batch("train", 32, torch.Generator().manual_seed(0))
-    full = _gradient(model, x, y, "sum")
-    average = (_gradient(model, x[:16], y[:16], "sum") + _gradient(model, x[16:], y[16:], "sum")) / 2
+    full = flat_gradient(model, x, y, "sum")
+    average = (flat_gradient(model, x[:16], y[:16], "sum") + flat_gradient(model, x[16:], y[16:], "sum")) / 2
     factor = float(full @ average / (average @ average))
     assert _close(full, factor * average)  # it is a factor
     if abs(attempt - factor) < 1e-4:
