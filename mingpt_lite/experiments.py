@@ -480,8 +480,83 @@ def _norm_item(item: dict) -> dict:
         model.load_state_dict(run["weights"])
         task = SortTask(length=6, num_digits=3)
         summary["test_accuracy"] = sort_accuracy(model, task, task.all_problems("test"))
+        # What chapter 5 asserts about its demo run (the "pre" variant is that run): the loss
+        # at step 0, 100-step means around steps 1000 and 1900, the 50-step running mean at
+        # step 100 and at the end, and the accuracy on each split, all problems and 5000 drawn.
+        losses = run["losses"]
+        summary["loss_0"] = losses[0]
+        summary["mean_around"] = {str(i): sum(losses[i - 50 : i + 50]) / 100 for i in (1000, 1900)}
+        summary["running_mean"] = {"100": sum(losses[100:150]) / 50, "last": sum(losses[-50:]) / 50}
+        summary["accuracy"] = {}
+        for split in task.splits:
+            summary["accuracy"][f"{split}, all"] = sort_accuracy(model, task, task.all_problems(split))
+            summary["accuracy"][f"{split}, 5000 drawn"] = sort_accuracy(model, task, task.fixed_problems(split, 5000))
         return summary
     return norm_summary(norm_deep_run(item["name"], seed=item["seed"], max_iters=item["max_iters"]))
+
+
+# Chapter 7's claims, over seeds: its two small models retrained with another seed.
+SAMPLING_TEMPERATURES = (1.0, 2.0, 4.0)
+
+
+def generation_outcomes(seed: int) -> dict:
+    """Chapter 7's sort and character models trained with ``seed``; the numbers its claims are about.
+
+    Sort model: gpt-nano on the demo task, 500 steps at 5e-3 with cosine decay; greedy
+    accuracy on every test problem, sampled accuracy at each of :data:`SAMPLING_TEMPERATURES`
+    (draws seeded 0) and whether top-k 1 at T=4 gives greedy's tokens. Character model: 2
+    layers, width 96, 300 steps on the default corpus; validation loss over ln(vocabulary),
+    and :func:`~mingpt_lite.generation.repeated_share` of 300 characters from "The " for
+    greedy, T=0.8, top-k 10 and top-p 0.9 (draws seeded 1).
+    """
+    import math
+
+    from .config import GPTConfig
+    from .data import CharDataset, SortTask
+    from .generation import repeated_share
+    from .model import GPT
+    from .trainer import Trainer, TrainerConfig
+
+    task = SortTask(length=6, num_digits=3)
+    torch.manual_seed(seed)
+    model = GPT(GPTConfig.from_preset("gpt-nano", vocab_size=task.vocab_size, block_size=task.block_size,
+                                      dropout=0.0))
+    Trainer(model, task, TrainerConfig(max_iters=500, batch_size=64, learning_rate=5e-3, lr_schedule="cosine",
+                                       warmup_iters=50, seed=seed, progress=False, device="cpu")).train()
+    problems, L = task.all_problems("test"), task.length
+
+    def score(**options):
+        out = model.generate(problems, L, generator=torch.Generator().manual_seed(0), **options)
+        return task.solves(problems, out[:, L:]).float().mean().item(), out
+
+    greedy, greedy_out = score()
+    sampled = {str(t): score(do_sample=True, temperature=t)[0] for t in SAMPLING_TEMPERATURES}
+    _, top1_out = score(do_sample=True, temperature=4.0, top_k=1)
+
+    text = CharDataset.default(block_size=32)
+    torch.manual_seed(seed)
+    char_model = GPT(GPTConfig(vocab_size=text.vocab_size, block_size=32, n_layer=2, n_head=4, n_embd=96,
+                               dropout=0.0))
+    trainer = Trainer(char_model, text, TrainerConfig(max_iters=300, batch_size=32, learning_rate=3e-3,
+                                                      lr_schedule="cosine", warmup_iters=40, seed=seed,
+                                                      progress=False, eval_iters=8, device="cpu"))
+    trainer.train()
+    val_loss = trainer.evaluate(["val"])["val_loss"]
+    prompt = text.encode("The ")[None]
+    decodings = {"greedy": {}, "T=0.8": dict(do_sample=True, temperature=0.8),
+                 "top-k 10": dict(do_sample=True, top_k=10), "top-p 0.9": dict(do_sample=True, top_p=0.9)}
+    repeats = {name: repeated_share(text.decode(char_model.generate(
+        prompt, 300, generator=torch.Generator().manual_seed(1), **options)[0])) for name, options in decodings.items()}
+    return {"greedy_accuracy": greedy, "sampled_accuracy": sampled, "top1_is_greedy": bool(torch.equal(top1_out, greedy_out)),
+            "char_val_over_ln_vocab": val_loss / math.log(text.vocab_size), "repeated_share": repeats}
+
+
+def _generation_item(item: dict) -> dict:
+    capability = torch.backends.cpu.get_cpu_capability()
+    if item["kernels"] != capability:
+        raise RuntimeError(f"item asks for CPU kernels {item['kernels']} but this process uses {capability}")
+    torch.set_num_threads(item.get("threads", 1))
+    return generation_outcomes(item["seed"])
 
 
 # ---------------------------------------------------------------------------
@@ -507,9 +582,9 @@ def _cells(text: str) -> list[tuple[int, int]]:
     return cells
 
 
-def _about(argv: Sequence[str]) -> dict:
+def _about(argv: Sequence[str], threads: int = 1) -> dict:
     command = "python -m mingpt_lite.experiments " + " ".join(argv)
-    return {"command": command, **environment(), "threads_per_run": 1}
+    return {"command": command, **environment(), "threads_per_run": threads}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -533,12 +608,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     norms.add_argument("--only", choices=("demo", "deep"), default=None, help="run only one of the two parts")
     norms.add_argument("--names", default=None,
                        help="only these runs, separated by ';' (e.g. 'post, 12 layers;pre, 12 layers')")
+    norms.add_argument("--threads", type=int, default=1,
+                       help="torch threads per run (default 1; recorded in each run's key when not 1)")
     norms.add_argument("--processes", type=int, default=None)
+    gen = sub.add_parser("generation-seeds", help="chapter 7's two models over seeds")
+    gen.add_argument("--out", required=True, type=Path)
+    gen.add_argument("--seeds", type=_ints, default=[0, 1, 2, 3, 4])
+    gen.add_argument("--threads", type=int, default=1)
+    gen.add_argument("--processes", type=int, default=None)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     capability = torch.backends.cpu.get_cpu_capability()
 
+    if args.command == "generation-seeds":
+        threads = {} if args.threads == 1 else {"threads": args.threads}
+        items = [dict(seed=seed, kernels=capability, **threads) for seed in args.seeds]
+        if args.processes is None and args.threads > 1:
+            args.processes = max(1, (os.cpu_count() or 1) // args.threads)
+        results = run_many(_generation_item, items, args.out, about=_about(argv, args.threads), processes=args.processes,
+                           description="generation-seeds")
+        print(f"{len(results)} runs in {args.out}")
+        return 0
     if args.command == "sort-grid":
         cells = args.cells if args.cells is not None else [(L, V) for V in args.vocabs for L in args.lengths]
         items = [dict(model=args.model, length=L, num_digits=V, seed=seed, max_iters=args.max_iters,
@@ -555,15 +646,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             if unknown:
                 parser.error(f"unknown run names {sorted(unknown)}; known: {list(NORM_DEEP) + list(NORM_DEMO)}")
         items = []
+        threads = {} if args.threads == 1 else {"threads": args.threads}
         for seed in args.seeds:
             if "deep" in parts:
-                items += [dict(kind="deep", name=name, seed=seed, max_iters=args.deep_iters, kernels=capability)
-                          for name in NORM_DEEP if name in wanted]
+                items += [dict(kind="deep", name=name, seed=seed, max_iters=args.deep_iters, kernels=capability,
+                               **threads) for name in NORM_DEEP if name in wanted]
             if "demo" in parts:
-                items += [dict(kind="demo", name=name, seed=seed, kernels=capability) for name in NORM_DEMO
-                          if name in wanted]
+                items += [dict(kind="demo", name=name, seed=seed, kernels=capability, **threads)
+                          for name in NORM_DEMO if name in wanted]
         function, description = _norm_item_checked, "norm-seeds"
-    results = run_many(function, items, args.out, about=_about(argv), processes=args.processes,
+        if args.processes is None and args.threads > 1:  # one run per `threads` cores
+            args.processes = max(1, (os.cpu_count() or 1) // args.threads)
+    results = run_many(function, items, args.out, about=_about(argv, getattr(args, "threads", 1)), processes=args.processes,
                        description=description)
     print(f"{len(results)} runs in {args.out}")
     return 0
@@ -571,10 +665,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _norm_item_checked(item: dict) -> dict:
     # The kernels an item was recorded with are part of its key; refuse to compute it under others.
+    # Its thread count (1 unless the item names one) is part of the key too, and set here.
     capability = torch.backends.cpu.get_cpu_capability()
     if item.get("kernels") not in (None, capability):
         raise RuntimeError(f"item asks for CPU kernels {item['kernels']} but this process uses {capability}")
-    item = {k: v for k, v in item.items() if k != "kernels"}
+    torch.set_num_threads(item.get("threads", 1))
+    item = {k: v for k, v in item.items() if k not in ("kernels", "threads")}
     return _norm_item(item)
 
 

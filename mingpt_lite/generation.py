@@ -39,7 +39,7 @@ import torch
 
 from .model import check_token_ids
 
-__all__ = ["cached_logits", "filter_logits", "generate", "sample_next"]
+__all__ = ["cached_logits", "filter_logits", "generate", "repeated_share", "sample_next"]
 
 
 # --- choosing the next token --------------------------------------------------------------
@@ -297,3 +297,18 @@ def _generate(model, idx, max_new_tokens, sampling, use_cache):
         tokens[:, n : n + 1] = _next_token(logits, *sampling)
         n += 1
     return tokens
+
+
+def repeated_share(text: str, n: int = 10) -> float:
+    """Fraction of the ``n``-character windows of ``text`` that already occurred earlier in it.
+
+    A measure of a sample looping on itself (chapter 7): greedy decoding of a small
+    character model often scores near 1, sampled text near 0.
+    """
+    if len(text) < n:
+        raise ValueError(f"text of {len(text)} characters has no {n}-character window")
+    seen, repeats = set(), 0
+    for i in range(len(text) - n + 1):
+        repeats += text[i : i + n] in seen
+        seen.add(text[i : i + n])
+    return repeats / (len(text) - n + 1)

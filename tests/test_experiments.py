@@ -202,3 +202,23 @@ def test_repeat_boost_is_active_where_a_draw_can_have_too_many_distinct_digits(l
         task = SortTask(length=length, num_digits=num_digits)
         draws = torch.randint(num_digits, (2000, length), generator=torch.Generator().manual_seed(0))
         assert (task.count_distinct(draws) > length // 2).any()
+
+
+def test_norm_seeds_items_set_their_thread_count_and_refuse_other_kernels(monkeypatch):
+    seen = []
+    monkeypatch.setattr(experiments, "_norm_item", lambda item: seen.append((item, torch.get_num_threads())) or {})
+    before = torch.get_num_threads()
+    try:
+        capability = torch.backends.cpu.get_cpu_capability()
+        experiments._norm_item_checked({"kind": "deep", "name": "post, 3 layers", "seed": 0, "threads": 2,
+                                        "kernels": capability})
+        assert seen == [({"kind": "deep", "name": "post, 3 layers", "seed": 0}, 2)]
+        with pytest.raises(RuntimeError, match="kernels"):
+            experiments._norm_item_checked({"kind": "deep", "name": "x", "seed": 0, "kernels": "NOT-" + capability})
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_generation_item_refuses_other_kernels():
+    with pytest.raises(RuntimeError, match="kernels"):
+        experiments._generation_item({"seed": 0, "kernels": "NOT-" + torch.backends.cpu.get_cpu_capability()})

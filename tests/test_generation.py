@@ -329,3 +329,12 @@ def test_sample_next_and_cached_logits_check_their_input():
     model = tiny_model()
     with pytest.raises(ValueError, match="prefill"):
         cached_logits(model, prompt(1, 4), prefill=5)
+
+
+def test_repeated_share_counts_windows_seen_before():
+    from mingpt_lite.generation import repeated_share
+
+    assert repeated_share("abcdefghij", n=3) == 0.0
+    assert repeated_share("abababab", n=2) == pytest.approx(5 / 7)  # ab, ba, then every window again
+    with pytest.raises(ValueError, match="no 10-character window"):
+        repeated_share("short")
