@@ -40,8 +40,10 @@
 #   only use it to get a small text model to sample from, and nothing below depends on how it works.
 
 # %%
+import json
 import math
 import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
@@ -49,7 +51,7 @@ import torch.nn.functional as F
 
 from mingpt_lite import GPT, GPTConfig
 from mingpt_lite.data import CharDataset, SortTask, sort_accuracy
-from mingpt_lite.generation import cached_logits, filter_logits, generate, sample_next
+from mingpt_lite.generation import cached_logits, filter_logits, generate, repeated_share as package_repeated_share, sample_next
 from mingpt_lite.notebook import start_chapter
 from mingpt_lite.trainer import Trainer, TrainerConfig
 
@@ -61,7 +63,9 @@ device = start_chapter(seed=0)
 # The sort model is gpt-nano on minGPT's demo task (six digits from {0, 1, 2}), trained with a
 # higher learning rate than the demo and a cosine decay, which reaches 100% in a few hundred
 # steps instead of 2,000 (chapter 5 compares the recipes). We check it on every problem of the
-# test split, none of which it saw in training.
+# test split, none of which it saw in training. (This run solves all of them; over the 15
+# retrained runs committed below, greedy decoding solved all of them in 14 and 99.5% in one,
+# so the assertion asks for 99%.)
 
 # %%
 sort_task = SortTask(length=6, num_digits=3)
@@ -72,8 +76,13 @@ Trainer(sort_model, sort_task, TrainerConfig(max_iters=500, **fast)).train()
 
 test_problems = sort_task.all_problems("test").to(device)                 # (N, 6): every test problem
 sort_test_accuracy = sort_accuracy(sort_model, sort_task, test_problems)  # greedy generation
-print(f"{len(test_problems)} test problems, greedy accuracy {sort_test_accuracy:.4f}")
-assert sort_test_accuracy == 1.0
+print(f"{len(test_problems)} test problems")
+
+# %% tags=["nbval-ignore-output"]
+print(f"greedy accuracy {sort_test_accuracy:.4f}")
+
+# %%
+assert sort_test_accuracy >= 0.99
 
 # %% [markdown]
 # The character model reads the offline default corpus (Python's own documentation topics,
@@ -102,6 +111,7 @@ print(f"validation loss {char_val_loss:.2f} = {char_val_loss / math.log(text.voc
 
 # %%
 assert char_val_loss < 0.6 * math.log(text.vocab_size)
+# (the same bound holds for every seed and setting of the runs committed below)
 
 # %% [markdown]
 # ## One step: from logits to a token
@@ -247,18 +257,41 @@ for name, acc in rows.items():
 
 # %% [markdown]
 # The sampled accuracies depend on the trained model and on the draws, so the tests do not
-# compare them. They move by more than their last digit: three runs of this cell with seed 0
-# (AVX2 kernels, PyTorch's portable kernels, and AVX2 again after later changes to the package)
-# gave 0.9745, 0.9592 and 0.9490 at T = 2 and 0.63, 0.63 and 0.54 at T = 4, while T = 1 gave
-# 1.0000 each time. Those are three runs of one seed, not a distribution over seeds, so the
-# assertions below ask only for what has a wide margin in all of them. What holds for every run is asserted: greedy decoding solves every
-# test problem, top-k 1 at any temperature *is* greedy decoding (the very same tokens), and
-# accuracy falls as the temperature rises.
+# compare them. How much do they move? Both of this chapter's models were retrained with five
+# seeds under three settings (one thread with the vectorised kernels, one with the portable
+# kernels, two threads with the vectorised kernels), with a resumable command whose results,
+# with the command, machine and date, are committed as data; `generation_outcomes(seed)` in
+# `mingpt_lite.experiments` repeats this chapter's recipe for one seed:
 
 # %%
-assert greedy_acc == 1.0 and torch.equal(top1_out, greedy_out)
+GENERATION_SEEDS = json.loads(Path("data/07_generation_seeds.json").read_text())
+for about in GENERATION_SEEDS["about"]:
+    print(f"{about['command']}\n    {about['cpu']}, torch {about['torch']}, kernels {about['cpu_capability']}, {about['date']}")
+seed_results = [run["result"] for run in GENERATION_SEEDS["runs"]]
+print(f"{len(seed_results)} runs")
+for t in ("1.0", "2.0", "4.0"):
+    values = [r["sampled_accuracy"][t] for r in seed_results]
+    print(f"sample T={t}: accuracy {min(values):.2f}-{max(values):.2f}")
+print(f"greedy: {min(r['greedy_accuracy'] for r in seed_results):.4f}-{max(r['greedy_accuracy'] for r in seed_results):.4f}")
+
+# %% [markdown]
+# Over the 15 runs (five seeds, three settings) greedy decoding solved 99.5-100% of the test
+# problems and sampling at T = 1 the same; T = 2 gave 0.94-0.97 and T = 4 gave 0.53-0.64. So
+# the sampled accuracies move by several points between runs, and only what every run satisfies
+# is asserted: greedy decoding solves at least 99% of the test problems, top-k 1 at any
+# temperature *is* greedy decoding (the very same tokens), and accuracy falls as the
+# temperature rises. The same runs also back the character model's bound above: its validation
+# loss was 0.41-0.43 of ln V in every run.
+
+# %%
+assert greedy_acc >= 0.99 and torch.equal(top1_out, greedy_out)
 assert rows["sample T=4.0"] < rows["sample T=2.0"] < rows["sample T=1.0"] <= 1.0
-print("greedy: every test problem solved; top-k 1 at T=4 gives the same tokens as greedy")
+assert all(r["greedy_accuracy"] >= 0.99 and r["top1_is_greedy"] for r in seed_results)
+assert all(r["sampled_accuracy"]["4.0"] < r["sampled_accuracy"]["2.0"] < r["sampled_accuracy"]["1.0"] <= 1.0
+           for r in seed_results)
+assert all(r["char_val_over_ln_vocab"] < 0.6 for r in seed_results)   # chapter's bound on the character model
+print("greedy: at least 99% of the test problems; top-k 1 at T=4 gives the same tokens as greedy; "
+      "accuracy falls as T rises (this run and every committed one)")
 
 # %% [markdown]
 # ## Greedy versus sampling on text
@@ -277,6 +310,7 @@ def repeated_share(s, n=10):
         seen.add(s[i : i + n])
     return repeats / (len(s) - n + 1)
 
+assert all(repeated_share(s) == package_repeated_share(s) for s in ("abababababab", "The cat sat on the mat."))
 prompt = encode("The ")
 settings = {"greedy": {}, "T=0.8": dict(do_sample=True, temperature=0.8),
             "top-k 10": dict(do_sample=True, top_k=10), "top-p 0.9": dict(do_sample=True, top_p=0.9)}
@@ -290,13 +324,18 @@ for name in settings:
     print(f"--- {name} (repeated 10-grams: {repeated_share(samples[name]):.2f})\n{samples[name][:240]!r}\n")
 
 # %% [markdown]
-# The samples themselves come from a trained model and differ between machines. In the
-# recorded run greedy decoding repeats itself in 98% of its 10-character windows, the three
-# sampled texts in at most 9%; the assertion asks for a gap of 20 points.
+# The samples themselves come from a trained model and differ between machines. Over the 15
+# committed runs, greedy decoding repeated itself in 83-98% of its 10-character windows and the
+# sampled texts in at most 12%; the assertion asks for a gap of 20 points, in this run and in
+# every committed one.
 
 # %%
 assert all(repeated_share(samples["greedy"]) > repeated_share(samples[name]) + 0.2
            for name in settings if name != "greedy")
+gaps = [r["repeated_share"]["greedy"] - max(v for k, v in r["repeated_share"].items() if k != "greedy")
+        for r in seed_results]
+print(f"greedy's repeated share minus the largest sampled one, over {len(gaps)} runs: {min(gaps):.2f}-{max(gaps):.2f}")
+assert min(gaps) > 0.2
 
 # %% [markdown]
 # ## Reproducible sampling
