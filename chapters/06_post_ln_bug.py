@@ -43,7 +43,7 @@
 # "wrong" block is not the post-LN block of the 2017 Transformer, `x = LN(x + attn(x))`: it
 # overwrites `x` with `attn(x)`, so there is no residual connection around attention or the
 # MLP at all. Here we train all three, the notes' block (`norm="notes-bug"`), true post-LN
-# (`norm="post"`) and pre-LN (`norm="pre"`), with the same seed and minGPT's demo settings, and
+# (`norm="post"`) and pre-LN (`norm="pre"`), with the same seeds and minGPT's demo settings, and
 # let the loss curves say which change mattered. Then we look at what *does* go wrong with
 # post-LN, which needs more depth than the sort task's three layers to show.
 
@@ -77,7 +77,6 @@ import inspect
 import json
 import math
 import time
-from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -96,50 +95,66 @@ COLORS = {"pre": "#4C72B0", "post": "#DD8452", "notes-bug": "#C44E52"}
 SEEDS_FILE = Path("data") / "post_ln_seeds.json"
 
 # %% [markdown]
-# ## Three blocks, one seed
+# ## Three blocks, five seeds, three machines' worth of rounding
 #
 # Everything except the block is minGPT's demo (chapter 5): gpt-nano, the sort task, 2,000
-# steps of AdamW at 5e-4, batch 64, dropout 0.1, seed 3407. `norm_model(norm, n_layer, seed)`
-# builds the model after `torch.manual_seed(seed)`, so the three variants start from the same
-# weights (they have the same parameters, only wired differently); `norm_run(norm, ...)` trains it
-# with chapter 5's `Trainer` and the same seed for the batches, so all three also see the same
-# data.
+# steps of AdamW at 5e-4, batch 64, dropout 0.1. `norm_model(norm, n_layer, seed)` builds the
+# model after `torch.manual_seed(seed)`, so the three variants start from the same weights (they
+# have the same parameters, only wired differently); `norm_run(norm, seed=...)` trains it with
+# chapter 5's `Trainer` and the same seed for the batches, so all three also see the same data.
 
 # %%
 task = SortTask(length=6, num_digits=3)
 VARIANTS = ("notes-bug", "post", "pre")
 same_start = [norm_model(norm).state_dict() for norm in VARIANTS]
 assert all(torch.equal(same_start[0][k], s[k]) for s in same_start[1:] for k in same_start[0])
+print(inspect.signature(norm_run))
 
 # %% [markdown]
-# Three runs of 2,000 steps are independent of each other, so `run_many` trains them side by side,
-# one per CPU core, and returns exactly what the loop `[norm_run(norm, weights=True) for norm in
-# VARIANTS]` would (each run seeds itself).
-
-# %% tags=["nbval-ignore-output"]
-started = time.perf_counter()
-runs = dict(zip(VARIANTS, run_many(partial(norm_run, weights=True), VARIANTS, progress=False)))
-print(f"3 x 2000 steps in {time.perf_counter() - started:.0f} s")
+# One run of 2,000 steps takes about 40 seconds of one CPU core, and one run is one sample. A
+# training run is chaotic: the same seed on another CPU, whose floating-point rounding differs in
+# the last bits, or with another number of threads, drifts to different numbers after a few
+# dozen steps. So the three variants were trained with five seeds (3407, 0, 1, 2, 3) under
+# three settings: one thread with the vectorised kernels PyTorch picks on the recording machine
+# (AVX-512), one thread with its portable kernels (`ATEN_CPU_CAPABILITY=default`, standing in
+# for another CPU), and two threads with the vectorised kernels. That is 45 runs, far more than
+# this chapter's two minutes allow, so they were made with a resumable command (`run_many`
+# trains them side by side, one per core, and adds each batch of results to the file as it
+# finishes) and the results are committed as data. The file records each command, the machine,
+# the kernels and the date; each run's summary holds its loss curve (50-step means), its mean
+# loss over steps 1500-1999 and its accuracy on every test problem. The deep runs further down
+# are cheap enough to train live.
 
 # %%
-losses = {norm: run["losses"] for norm, run in runs.items()}
-models = {norm: norm_model(norm).to(device) for norm in VARIANTS}
-for norm, run in runs.items():
-    models[norm].load_state_dict(run["weights"])
-assert all(len(history) == 2000 for history in losses.values())
-print("three variants: same initial weights, 2000 steps each")
+seed_data = json.loads(SEEDS_FILE.read_text())
+for about in seed_data["about"]:
+    print(f"{about['command']}\n    {about['cpu']}, torch {about['torch']}, kernels {about['cpu_capability']}, "
+          f"{about['date']}")
+
+SEEDS = (3407, 0, 1, 2, 3)
+demo = {}   # (setting, seed) -> {variant: summary}; a setting is (kernels, threads)
+for run in seed_data["runs"]:
+    item = run["item"]
+    if item["kind"] == "demo":
+        demo.setdefault(((item["kernels"], item.get("threads", 1)), item["seed"]), {})[item["name"]] = run["result"]
+settings = sorted({setting for setting, _ in demo})
+print(f"{len(demo) * 3} demo runs; settings (kernels, threads): {settings}")
+assert all(set(demo[setting, seed]) == set(VARIANTS) for setting in settings for seed in SEEDS)
+assert len(demo) == len(settings) * len(SEEDS) and len(settings) >= 3
 
 # %% [markdown]
 # ## The curves
 #
-# Each step's loss comes from one batch, so the lines are 50-step running means. The two
-# columns from the notes are drawn as crosses at iterations 1500-1900: minGPT's (what "correct"
-# looked like) in pre-LN's colour, since minGPT's block is pre-LN, and the notes' own in the
-# notes' colour.
+# Each step's loss comes from one batch, so the curves are 50-step means. The bold lines are
+# seed 3407 with one thread and the vectorised kernels; the faint ones are the other 14 runs of
+# each variant. The two columns from the notes are drawn as crosses at iterations 1500-1900:
+# minGPT's (what "correct" looked like) in pre-LN's colour, since minGPT's block is pre-LN, and
+# the notes' own in the notes' colour.
 
 # %%
 ANDREJ = {1500: 0.00048, 1600: 0.00044, 1700: 0.01302, 1800: 0.00352, 1900: 0.01247}
 MINE = {1500: 0.1127, 1600: 0.1014, 1700: 0.1729, 1800: 0.1307, 1900: 0.1604}
+REFERENCE = (("AVX512", 1), 3407) if (("AVX512", 1), 3407) in demo else (settings[0], 3407)
 
 
 def running_mean(values, window=50):
@@ -148,66 +163,77 @@ def running_mean(values, window=50):
 
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
-for norm, history in losses.items():
-    ax.plot(range(49, 2000), running_mean(history), color=COLORS[norm], label=f"norm={norm!r}")
+middles = [25 + 50 * i for i in range(40)]            # the middle step of each 50-step mean
+for key, runs in demo.items():
+    for norm in VARIANTS:
+        bold = key == REFERENCE
+        ax.plot(middles, runs[norm]["curve"], color=COLORS[norm], lw=1.8 if bold else 0.6, alpha=1 if bold else 0.35,
+                label=f"norm={norm!r}" if bold else None)
 ax.plot(list(MINE), list(MINE.values()), "x", color=COLORS["notes-bug"], label="the notes' log: mine")
 ax.plot(list(ANDREJ), list(ANDREJ.values()), "x", color=COLORS["pre"], label="the notes' log: Andrej (minGPT)")
-ax.set(yscale="log", xlabel="iteration", ylabel="loss (50-step mean)", title="gpt-nano, demo settings, seed 3407")
+ax.set(yscale="log", xlabel="iteration", ylabel="loss (50-step mean)", title="gpt-nano, demo settings, 15 runs per variant")
 ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# The notes' block reproduces the notes' problem: its curve flattens out around 0.1-0.2, on top
+# The notes' block reproduces the notes' problem: its curves flatten out around 0.1-0.2, on top
 # of the notes' own numbers, while the other two keep descending by another order of magnitude
 # and more. And the block that actually puts the LayerNorm *after* the addition, post-LN,
-# trains about as well as pre-LN. The same iterations as the log, single steps as the log
-# printed them, plus each run's mean over steps 1500-1999:
-
-# %% tags=["nbval-ignore-output"]
-print(f"{'iteration':>9} | {'Andrej':>8} {'pre':>8} {'post':>8} | {'mine':>8} {'notes-bug':>9}")
-for i in ANDREJ:
-    print(f"{i:>9} | {ANDREJ[i]:>8.5f} {losses['pre'][i]:>8.4f} {losses['post'][i]:>8.4f} | "
-          f"{MINE[i]:>8.4f} {losses['notes-bug'][i]:>9.4f}")
-late = {norm: sum(history[1500:2000]) / 500 for norm, history in losses.items()}
-print(f"{'mean':>9} | {sum(ANDREJ.values()) / 5:>8.5f} {late['pre']:>8.4f} {late['post']:>8.4f} | "
-      f"{sum(MINE.values()) / 5:>8.4f} {late['notes-bug']:>9.4f}")
-
-# %% [markdown]
-# One seed is one sample, and a training run is chaotic: the same seed on another CPU, whose
-# floating-point rounding differs in the last bits, drifts to different numbers after a few dozen
-# steps. These three 2,000-step runs are this chapter's most expensive part, and they were checked
-# only with this seed, on both of PyTorch's CPU kernel paths (the default vectorised kernels that
-# recorded this notebook, and the portable ones, `ATEN_CPU_CAPABILITY=default`, that the regression
-# test runs it with); more seeds did not fit the CPU time available when this chapter was last
-# revised. So the claims are asserted with wide margins, on the mean of the last 500 steps
-# (single steps are too noisy to assert on):
+# trains about as well as pre-LN (a little better, in fact: its late loss is 0.56-0.87 of
+# pre-LN's in every paired run). The faint flat lines at ln 3 are one seed of the notes' block:
+# with seed 2 it sat at the uniform guess for 1,600 steps with one thread and for the whole run
+# with two, while with the portable kernels the same seed started learning by step 150. Same
+# seed, same code, only the rounding differs; that is what "a training run is chaotic" means,
+# and why no claim here rests on one run. Each run's mean loss over steps 1500-1999, as the range over
+# the 15 runs of each variant, next to the means of the notes' printouts:
 
 # %%
-assert late["notes-bug"] > 0.05                                  # stuck where the notes were
-assert late["pre"] < 0.02 and late["post"] < 0.02                # both keep learning
-assert late["notes-bug"] > 5 * max(late["pre"], late["post"])    # far apart
-assert late["post"] < 3 * late["pre"]                            # post-LN is not the problem here
+late = {norm: [runs[norm]["late_loss"] for runs in demo.values()] for norm in VARIANTS}
+print(f"{'':>10} {'notes log':>10} {'15 runs: min':>13} {'median':>8} {'max':>8}")
+for norm, log in (("pre", ANDREJ), ("post", None), ("notes-bug", MINE)):
+    values = sorted(late[norm])
+    theirs = f"{sum(log.values()) / 5:.4f}" if log else "-"
+    print(f"{norm:>10} {theirs:>10} {values[0]:>13.4f} {values[len(values) // 2]:>8.4f} {values[-1]:>8.4f}")
 
 # %% [markdown]
-# Does the loss gap matter for the task? We score each model on every one of the test split's
-# problems (greedy generation, as in chapter 5) and on 5,000 test problems drawn the demo's way:
-
-# %% tags=["nbval-ignore-output"]
-test_all = task.all_problems("test", device=device)
-test_drawn = task.fixed_problems("test", 5000, device=device)
-accuracy = {norm: (sort_accuracy(model, task, test_all), sort_accuracy(model, task, test_drawn))
-            for norm, model in models.items()}
-for norm, (every, drawn) in accuracy.items():
-    print(f"{norm:>9}: {every:.1%} of all {len(test_all)} test problems, {drawn:.1%} of 5000 drawn")
+# These are the claims, asserted for every run (each comparison between variants within the same
+# seed and setting, since those saw the same batches from the same start):
 
 # %%
-assert min(accuracy["pre"]) >= 0.99 and min(accuracy["post"]) >= 0.99
-assert accuracy["notes-bug"][1] < min(accuracy["pre"][1], accuracy["post"][1])
+pairs = list(demo.values())
+assert all(runs["notes-bug"]["late_loss"] > 0.05 for runs in pairs)                        # stuck where the notes were
+assert all(runs[n]["late_loss"] < 0.02 for runs in pairs for n in ("pre", "post"))          # both keep learning
+assert all(runs["notes-bug"]["late_loss"] > 5 * max(runs["pre"]["late_loss"], runs["post"]["late_loss"]) for runs in pairs)
+post_over_pre = sorted(runs["post"]["late_loss"] / runs["pre"]["late_loss"] for runs in pairs)
+print(f"post-LN / pre-LN late loss over {len(pairs)} paired runs: {post_over_pre[0]:.2f}-{post_over_pre[-1]:.2f}, "
+      f"median {post_over_pre[len(pairs) // 2]:.2f}")
+assert post_over_pre[-1] < 3                                                                  # post-LN is not the problem here
 
 # %% [markdown]
-# Pre-LN and post-LN sort (nearly) every test problem; the notes' block gets fewer. A loss of 0.15
-# per answer token is not a model that knows nothing (that would be ln 3 ≈ 1.1); it is a model that
-# is unsure, and sometimes wrong, about some answers.
+# Does the loss gap matter for the task? Each run's model was scored on every one of the test
+# split's problems (greedy generation, as in chapter 5):
+
+# %%
+accuracy = {norm: [runs[norm]["test_accuracy"] for runs in pairs] for norm in VARIANTS}
+for norm, values in accuracy.items():
+    print(f"{norm:>9}: {min(values):.1%}-{max(values):.1%} of all {len(task.all_problems('test'))} test problems "
+          f"over {len(values)} runs")
+fewer = sum(runs["notes-bug"]["test_accuracy"] < min(runs["pre"]["test_accuracy"], runs["post"]["test_accuracy"])
+            for runs in pairs)
+median = {norm: sorted(values)[len(values) // 2] for norm, values in accuracy.items()}
+print(f"the notes' block sorted fewer test problems than both others in {fewer} of {len(pairs)} paired runs; "
+      f"medians: " + ", ".join(f"{norm} {value:.1%}" for norm, value in median.items()))
+
+# %%
+assert all(runs[n]["test_accuracy"] >= 0.98 for runs in pairs for n in ("pre", "post"))
+assert fewer >= 0.8 * len(pairs) and median["notes-bug"] < min(median["pre"], median["post"])
+
+# %% [markdown]
+# Pre-LN and post-LN sorted at least 98.5% of the test problems in every run (100% in most of
+# them). The notes' block sorted fewer than both in 14 of the 15 paired runs (median 95.9%); the
+# exceptions are its seed 2, which on the portable kernels sorted every test problem and with
+# two threads, never having left the uniform guess, sorted none. A loss of 0.15 per answer token is not a model that knows nothing (that would be
+# ln 3 ≈ 1.1); it is a model that is unsure, and sometimes wrong, about some answers.
 #
 # ## Why the notes' block hurts: the residual path, not the LayerNorm
 #
@@ -290,25 +316,18 @@ assert final["post, 12 layers"] > 0.9 * math.log(3)                             
 assert all(final[name] < 0.5 for name in final if name != "post, 12 layers")     # everyone else learns
 
 # %% [markdown]
-# At 3 and 6 layers post-LN handles the high learning rate; at 12 it does not learn at all: its
-# loss returns to ln 3, the loss of predicting each digit with probability 1/3 whatever the
-# input. Pre-LN at 12 layers trains, and so does the same 12-layer post-LN model with 100 steps
-# of warmup. That is the classic picture: post-LN is fine when shallow, and needs warmup (or a
-# smaller learning rate) when deep.
+# In this run, at 3 and 6 layers post-LN handles the high learning rate; at 12 it does not learn
+# at all: its loss returns to ln 3, the loss of predicting each digit with probability 1/3
+# whatever the input. Pre-LN at 12 layers trains, and so does the same 12-layer post-LN model
+# with 100 steps of warmup. That is the classic picture: post-LN is fine when shallow, and needs
+# warmup (or a smaller learning rate) when deep.
 #
-# As with any training outcome, these runs were repeated with other seeds and on PyTorch's portable
-# CPU kernels (`ATEN_CPU_CAPABILITY=default`, whose rounding differs in the last bits, as another
-# CPU's would). That takes far longer than this chapter may, so it was done with a resumable
-# command and the results are committed as data; the file records each command, the machine, the
-# kernels and the date:
+# As with any training outcome, these runs were repeated with the five seeds on both of
+# PyTorch's CPU kernel paths (the vectorised ones and the portable ones), with the same
+# resumable command as the demo runs above (`--only deep`), and the results are in the same
+# file. The last-50-step loss of each model over every committed 200-step run:
 
 # %%
-seed_data = json.loads(SEEDS_FILE.read_text())
-for about in seed_data["about"]:
-    print(f"{about['command']}\n    {about['cpu']}, torch {about['torch']}, kernels {about['cpu_capability']}, "
-          f"{about['date']}")
-
-
 def seed_runs(name, steps=None):
     """The committed runs of NORM_DEEP[name] (only those `steps` long, if given): {(seed, kernels, steps): summary}."""
     return {(r["item"]["seed"], r["item"]["kernels"], r["item"]["max_iters"]): r["result"] for r in seed_data["runs"]
@@ -320,18 +339,27 @@ def spread(values):
     return f"{min(values):.3g}-{max(values):.3g} ({len(values)} runs)"
 
 
-for name in NORM_DEEP:
-    runs_200 = seed_runs(name, steps=200)
-    if runs_200:
-        seeds = sorted({seed for seed, _, _ in runs_200})
-        print(f"{name:>24}: mean loss of the last 50 steps {spread([r['final_loss'] for r in runs_200.values()])}, "
-              f"seeds {seeds}")
+deep_finals = {name: [r["final_loss"] for r in seed_runs(name, steps=200).values()] for name in NORM_DEEP}
+for name, values in deep_finals.items():
+    kernels = sorted({k for _, k, _ in seed_runs(name, steps=200)})
+    print(f"{name:>24}: mean loss of the last 50 steps {spread(values)}, kernels {kernels}")
+
+# %%
+assert all(len(values) >= 10 for values in deep_finals.values())
+assert all(value > 0.9 * math.log(3) for value in deep_finals["post, 12 layers"])           # always stuck
+always_learn = ("post, 3 layers", "post, 12 layers, warmup", "pre, 12 layers")
+assert all(value < 0.5 for name in always_learn for value in deep_finals[name])              # always learn
+six = deep_finals["post, 6 layers"]
+assert sum(value < 0.5 for value in six) >= 0.8 * len(six)                                  # usually learns
 
 # %% [markdown]
-# Only seed 3407 ran the full 200 steps for every model (seed 0 for the 3-layer one) before this
-# chapter had to be executed, so the collapse to ln 3 rests on seed 3407 alone, checked on both
-# kernel paths (the recording and the regression run) and asserted with a 10% margin. The
-# gradient measurements below needed only the first 50 steps and got more runs.
+# Over every committed run (the five seeds on both kernel paths of this machine, plus older runs
+# of seed 3407, and seed 0 for the 3-layer model, from a machine with AVX2 kernels), the 12-layer
+# post-LN model without warmup ended at the uniform guess every time (1.099-1.101), and the
+# 3-layer post-LN (0.05-0.11), the warmed-up 12-layer post-LN (0.11-0.22) and the 12-layer pre-LN
+# (0.10-0.39) learned every time. The 6-layer post-LN learned in 9 of 11 runs; with seed 3 it
+# collapsed to ln 3 on both kernel paths. So "fine when shallow" holds at 3 layers, and at 6
+# layers it is already a matter of the seed; the assertions above say exactly that.
 #
 # ### Where the gradient goes
 #
@@ -398,7 +426,6 @@ def step0(norm, seed):
                 embedding_std=embedding_std)
 
 
-SEEDS = (3407, 0, 1, 2, 3)
 at_init = {(norm, seed): step0(norm, seed) for norm in ("post", "pre") for seed in SEEDS}
 post, pre = [[at_init[norm, s] for s in SEEDS] for norm in ("post", "pre")]
 block1_over_rest = [r["profile"][0] / (sum(r["profile"][1:]) / 11) for r in post]
@@ -422,8 +449,8 @@ assert all(5 < r < 50 for r in pre_over_post)
 # step by the size of its recent gradients anyway.
 #
 # Forty steps later at the high learning rate, the post-LN model without warmup has cut itself
-# in two: the gradient reaching the lowest blocks is two to three orders of magnitude below the
-# top blocks'.
+# in two: the gradient reaching the lowest blocks is at least one and up to twelve orders of
+# magnitude below the top blocks' (over the committed runs, below).
 # The blocks near the input no longer learn, the ones near the output can no longer see the input,
 # and the best they can do is the uniform guess. Pre-LN's and the warmed-up post-LN's lowest blocks
 # still receive gradients as large as (here larger than) their top blocks'.
@@ -436,29 +463,27 @@ for name in watch:
     print(f"{name:>24}: top/bottom block gradient norm {ratio_init[name]:.2g} at step 0, {ratio[name]:.2g} at steps 40-49")
 
 # %%
+ratios_40 = {name: [r["ratio_40"] for r in seed_runs(name).values()] for name in watch}
 for name in watch:
-    for kernels in ("AVX2", "DEFAULT"):
-        found = {seed: r["ratio_40"] for (seed, k, _), r in seed_runs(name).items() if k == kernels}
-        if found:
-            print(f"{name:>24}, {kernels:>7} kernels: top/bottom at steps 40-49 {min(found.values()):.3g}-"
-                  f"{max(found.values()):.3g} over seeds {sorted(found)}")
+    print(f"{name:>24}: top/bottom at steps 40-49 {spread(ratios_40[name])}")
 
 # %% [markdown]
-# Over the committed runs, post-LN's bottom block gets 44-600 times less gradient than its top at
-# steps 40-49 without warmup (three runs: seeds 3407 and 0 on the default kernels, 107 and 599;
-# seed 3407 on the portable kernels, 44), while with warmup, and in pre-LN, the bottom block gets
-# *more* than the top (ratios 0.03-0.06). The previous version of this chapter asserted a factor
-# above a million, from one run; the portable kernels broke that claim, and none of these runs
-# comes close to it. What every run satisfies, and what is asserted below: without warmup the top
-# gets at least 10 times the bottom's gradient; with warmup or pre-LN, less than the bottom's.
-# Three runs are fewer than the five seeds on each kernel path this book aims for: the rest did not
-# fit the shared CPU when the chapter was revised, and rerunning the command printed above resumes
-# the sweep.
+# Over the committed runs (13 or 14 per 12-layer model: the five seeds on both kernel paths of this
+# machine, and older runs from the AVX2 machine, some only 50 steps long, which is enough for
+# steps 40-49), post-LN's bottom block without warmup gets 44 to 1.6e12 times less gradient than
+# its top at steps 40-49. The cut is always more than an order of magnitude, but its size varies
+# over ten orders of magnitude from run to run, so no single factor is a fact about post-LN. With
+# warmup (top/bottom 0.03-0.07) and in pre-LN (0.007-0.21), the bottom block gets *more* gradient
+# than the top in every run. That is what is asserted, for this run and for every committed one:
+# without warmup the top gets at least 10 times the bottom's gradient; with warmup or pre-LN,
+# less than the bottom's.
 
 # %%
 assert all(0.05 < ratio_init[name] < 10 for name in watch)                     # no vanishing at initialisation
-assert ratio["post, 12 layers"] > 10                                           # the bottom is cut off
-assert ratio["pre, 12 layers"] < 1 and ratio["post, 12 layers, warmup"] < 1     # the bottom still learns
+assert ratio["post, 12 layers"] > 10                                           # the bottom is cut off (this run)
+assert ratio["pre, 12 layers"] < 1 and ratio["post, 12 layers, warmup"] < 1     # the bottom still learns (this run)
+assert min(ratios_40["post, 12 layers"]) > 10                                   # and in every committed run
+assert max(ratios_40["post, 12 layers, warmup"] + ratios_40["pre, 12 layers"]) < 1
 
 # %% [markdown]
 # Why would the bottom be cut off? The argument below is the "amplification" argument of
@@ -495,27 +520,34 @@ def branch_to_stream(model, x):
     return torch.tensor(sizes)
 
 
-def branch_sizes(name, steps=20):
+def branch_sizes(name, seed, steps=20):
     """branch_to_stream of NORM_DEEP[name] at initialisation and after `steps` steps at the high learning rate."""
     from mingpt_lite.trainer import Trainer, TrainerConfig
 
-    model = norm_model(NORM_DEEP[name]["norm"], NORM_DEEP[name]["n_layer"]).to(device)
+    model = norm_model(NORM_DEEP[name]["norm"], NORM_DEEP[name]["n_layer"], seed=seed).to(device)
     before = branch_to_stream(model, probe)
     config = TrainerConfig(max_iters=steps, learning_rate=HIGH_LR, warmup_iters=NORM_DEEP[name].get("warmup_iters", 0),
-                           seed=3407, device=str(device), progress=False)
+                           seed=seed, device=str(device), progress=False)
     Trainer(model, task, config).train()
     return before, branch_to_stream(model, probe)
 
 
+# Twenty steps are cheap, so this runs live for all five seeds.
 probe, _ = task.get_batch("train", 256, torch.Generator(device=device).manual_seed(0))
-share = {name: branch_sizes(name) for name in ("post, 12 layers", "post, 12 layers, warmup")}
-for name, (before, after) in share.items():
-    print(f"{name:>24}: median ||f(x)|| / ||x|| {before.median():.3f} at init, {after.median():.2f} after 20 steps")
+POST_12 = ("post, 12 layers", "post, 12 layers, warmup")
+share = {(name, seed): branch_sizes(name, seed) for name in POST_12 for seed in SEEDS}
+for name in POST_12:
+    initial = [share[name, seed][0].median().item() for seed in SEEDS]
+    later = [share[name, seed][1].median().item() for seed in SEEDS]
+    print(f"{name:>24}: median ||f(x)|| / ||x|| {min(initial):.3f}-{max(initial):.3f} at init, "
+          f"{min(later):.2f}-{max(later):.2f} after 20 steps (5 seeds)")
 
 # %%
 assert all(before.max() < 0.05 for before, _ in share.values())   # at init every block is nearly the identity
-assert share["post, 12 layers"][1].median() > 0.5                  # no warmup: the sublayers have caught up with the stream
-assert share["post, 12 layers, warmup"][1].median() < share["post, 12 layers"][1].median() / 3  # warmup: still small
+for seed in SEEDS:
+    without, warm = share["post, 12 layers", seed][1].median(), share["post, 12 layers, warmup", seed][1].median()
+    assert without > 0.5              # no warmup: the sublayers have caught up with the stream
+    assert warm < without / 3         # warmup: still small
 
 # %% [markdown]
 # That is the mechanism, measured: without warmup the sublayers' outputs outgrow the stream
