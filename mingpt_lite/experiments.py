@@ -552,11 +552,7 @@ def generation_outcomes(seed: int) -> dict:
 
 
 def _generation_item(item: dict) -> dict:
-    capability = torch.backends.cpu.get_cpu_capability()
-    if item["kernels"] != capability:
-        raise RuntimeError(f"item asks for CPU kernels {item['kernels']} but this process uses {capability}")
-    torch.set_num_threads(item.get("threads", 1))
-    return generation_outcomes(item["seed"])
+    return generation_outcomes(_in_item_setting(item)["seed"])
 
 
 # ---------------------------------------------------------------------------
@@ -621,16 +617,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(1)
     capability = torch.backends.cpu.get_cpu_capability()
 
+    # The kernels and (when not 1) the threads of a run are part of its key (see _in_item_setting).
+    threads = {} if getattr(args, "threads", 1) == 1 else {"threads": args.threads}
     if args.command == "generation-seeds":
-        threads = {} if args.threads == 1 else {"threads": args.threads}
         items = [dict(seed=seed, kernels=capability, **threads) for seed in args.seeds]
-        if args.processes is None and args.threads > 1:
-            args.processes = max(1, (os.cpu_count() or 1) // args.threads)
-        results = run_many(_generation_item, items, args.out, about=_about(argv, args.threads), processes=args.processes,
-                           description="generation-seeds")
-        print(f"{len(results)} runs in {args.out}")
-        return 0
-    if args.command == "sort-grid":
+        function, description = _generation_item, "generation-seeds"
+    elif args.command == "sort-grid":
         cells = args.cells if args.cells is not None else [(L, V) for V in args.vocabs for L in args.lengths]
         items = [dict(model=args.model, length=L, num_digits=V, seed=seed, max_iters=args.max_iters,
                       boost=not args.no_boost) for (L, V) in cells for seed in args.seeds]
@@ -646,7 +638,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             if unknown:
                 parser.error(f"unknown run names {sorted(unknown)}; known: {list(NORM_DEEP) + list(NORM_DEMO)}")
         items = []
-        threads = {} if args.threads == 1 else {"threads": args.threads}
         for seed in args.seeds:
             if "deep" in parts:
                 items += [dict(kind="deep", name=name, seed=seed, max_iters=args.deep_iters, kernels=capability,
@@ -655,23 +646,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                 items += [dict(kind="demo", name=name, seed=seed, kernels=capability, **threads)
                           for name in NORM_DEMO if name in wanted]
         function, description = _norm_item_checked, "norm-seeds"
-        if args.processes is None and args.threads > 1:  # one run per `threads` cores
-            args.processes = max(1, (os.cpu_count() or 1) // args.threads)
+    if args.processes is None and threads:  # one run per `threads` cores
+        args.processes = max(1, (os.cpu_count() or 1) // args.threads)
     results = run_many(function, items, args.out, about=_about(argv, getattr(args, "threads", 1)), processes=args.processes,
                        description=description)
     print(f"{len(results)} runs in {args.out}")
     return 0
 
 
-def _norm_item_checked(item: dict) -> dict:
-    # The kernels an item was recorded with are part of its key; refuse to compute it under others.
-    # Its thread count (1 unless the item names one) is part of the key too, and set here.
+def _in_item_setting(item: dict) -> dict:
+    """Check and set up the setting an item's key names; returns the item without it.
+
+    The kernels an item was recorded with are part of its key: refuse to compute it under
+    others. Its thread count (1 unless the item names one) is part of the key too, and set here.
+    """
     capability = torch.backends.cpu.get_cpu_capability()
     if item.get("kernels") not in (None, capability):
         raise RuntimeError(f"item asks for CPU kernels {item['kernels']} but this process uses {capability}")
     torch.set_num_threads(item.get("threads", 1))
-    item = {k: v for k, v in item.items() if k not in ("kernels", "threads")}
-    return _norm_item(item)
+    return {k: v for k, v in item.items() if k not in ("kernels", "threads")}
+
+
+def _norm_item_checked(item: dict) -> dict:
+    return _norm_item(_in_item_setting(item))
 
 
 if __name__ == "__main__":  # pragma: no cover
