@@ -225,7 +225,7 @@ print("MLP(shuffled x) == shuffled MLP(x)")
 # whole model drawn that way, with the sizes of the gpt-nano that section 6 builds
 # ($V = 10$, $T = 16$, $C = 48$, $L = 3$):
 #
-# ![gpt-nano as one residual stream: token ids (2, 16) go through the token embedding (10, 48) and are added to the position embedding (16, 48); the stream of shape (2, 16, 48) runs from left to right through three blocks; in each block an attention sublayer and an MLP sublayer (48 to 192 to 48) each read the stream through their own LayerNorm and add their result back at a plus node; after the last block a final LayerNorm and the head (C, V) give logits of shape (2, 16, 10)](figures/02_residual_stream.svg)
+# ![gpt-nano as one residual stream: token ids (2, 16) go through the token embedding (10, 48) and are added to the position embedding (16, 48); the stream of shape (2, 16, 48) runs from bottom to top through three blocks; in each block an attention sublayer and an MLP sublayer (48 to 192 to 48) each read the stream through their own LayerNorm and add their result back at a plus node; after the last block a final LayerNorm and the head (C, V) give logits of shape (2, 16, 10)](figures/02_residual_stream.svg)
 #
 # The idea of adding a layer's output to its input instead of replacing it is the residual
 # connection of ResNets ([He et al. 2016](https://arxiv.org/abs/1512.03385)). Two things

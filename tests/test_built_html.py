@@ -68,6 +68,7 @@ def html(tmp_path_factory) -> Path:
     (src / "chapters" / "figures" / "01_tiny.svg").write_text(DIAGRAM, encoding="utf-8")
     (src / "chapters" / "references.md").write_text("# References\n\n- [minGPT](https://github.com/karpathy/minGPT)\n",
                                                      encoding="utf-8")
+    book_tool.copy_book_static(src)
     result = book_tool.render_html(src, root)
     assert result.returncode == 0, result.stdout[-2000:]
     return root / "_build" / "html"
@@ -124,3 +125,17 @@ def test_the_check_finds_every_kind_of_external_load(tmp_path):
     assert book_tool.main(["check-html", str(tmp_path)]) == 1
     assert book_tool.html_problems(tmp_path / "missing") == [f"{tmp_path / 'missing'}/index.html does not exist: "
                                                               "build the book first"]
+
+
+def test_diagrams_can_be_enlarged_by_a_script_shipped_with_the_book(html):
+    # The diagrams are wider than the text column; tools/book_static/diagram-zoom.js lets a click
+    # show one at the window's width. It must reach every page, from the book itself.
+    page = html / "chapters" / "01_tiny.html"
+    tags = _tags(page)
+    scripts = [attrs["src"] for tag, attrs in tags if tag == "script" and "diagram-zoom" in attrs.get("src", "")]
+    sheets = [attrs["href"] for tag, attrs in tags if tag == "link" and "diagram-zoom" in attrs.get("href", "")]
+    assert scripts and sheets, "diagram-zoom.js/.css are not on the chapter page"
+    for address in scripts + sheets:
+        assert not book_tool._EXTERNAL.match(address)
+        assert (page.parent / address.split("?")[0]).resolve().is_file(), address
+    assert "article img[src$='.svg']" in (html / "_static" / "diagram-zoom.js").read_text(encoding="utf-8")

@@ -654,6 +654,19 @@ def index_page(book: Book, rendered: list[Chapter]) -> str:
     return "\n".join(lines)
 
 
+BOOK_STATIC = ROOT / "tools" / "book_static"
+
+
+def copy_book_static(src: Path) -> list[Path]:
+    """Copy the book's own scripts and stylesheets (tools/book_static: the diagram zoom) into
+    ``src``/_static, where Jupyter Book 1 adds every .js and .css file to every page. Returns the
+    copies."""
+    static = src / "_static"
+    static.mkdir(parents=True, exist_ok=True)
+    return [Path(shutil.copy2(f, static / f.name)) for f in sorted(BOOK_STATIC.iterdir())
+            if f.suffix in (".js", ".css")]
+
+
 def render_html(src: Path, path_output: Path) -> subprocess.CompletedProcess:
     """Render the Jupyter Book in ``src`` (with its _config.yml and _toc.yml) into
     ``path_output``/_build/html/. Warnings and errors go to stderr; stdout is returned."""
@@ -762,6 +775,7 @@ def command_build(args) -> int:
     (src / "_toc.yml").write_text(jupyter_book_toc(rendered, references=book.references is not None),
                                   encoding="utf-8")
     (src / "index.md").write_text(index_page(book, rendered), encoding="utf-8")
+    copy_book_static(src)
 
     render_start = time.perf_counter()
     # Its stdout is a banner; warnings and errors arrive on stderr, which is passed through.

@@ -121,10 +121,13 @@ def causal_mask():
 
 
 def head_split():
-    """(B, T, C) -> view (B, T, H, D) -> transpose (B, H, T, D): heads become a batch dimension; then back."""
-    fig, ax = canvas(38.0, 8.6)
+    """(B, T, C) -> view (B, T, H, D) -> transpose (B, H, T, D): heads become a batch dimension; then back.
+
+    Two rows (split, then attend and merge back) so that the figure is about as wide as the book's
+    text column and its labels stay legible there."""
+    fig, ax = canvas(19.6, 16.8, scale=0.4)
     cell = 0.5
-    top = 6.2
+    top, top2 = 14.6, 5.8  # the rows' grids start here
 
     def channels_by_head(x0, y_top, title, depth_note):
         """A (T, C) grid with head 0's channels in one colour and head 1's in the other, plus a batch pile."""
@@ -138,41 +141,41 @@ def head_split():
         label(ax, x0 + 1.0, y_top - T * cell - 1.35, "channels 0-3", fontsize=7.5, color="#3B6EA5")
         label(ax, x0 + 3.0, y_top - T * cell - 1.35, "4-7", fontsize=7.5, color="#B86A22")
 
-    channels_by_head(1.2, top, "x  (B, T, C) = (2, 6, 8)", "B=2 (the pile), T=6 rows, C=8")
+    def per_head(x0, y_top, step, color_of, names=False):
+        """H separate (T, D) grids per sequence, each with its batch pile."""
+        for h in range(H):
+            for b in reversed(range(B)):
+                off = 0.35 * b
+                matrix(ax, x0 + h * step + off, y_top + off, shape=(T, D), color=color_of(h) if b == 0 else "#EEEEEE",
+                       cell=cell)
+            if names:
+                label(ax, x0 + h * step + 1.0, y_top - 1.5, f"y{h}", fontsize=9)
 
+    # row 1: split
+    channels_by_head(1.2, top, "x  (B, T, C) = (2, 6, 8)", "B=2 (the pile), T=6 rows, C=8")
     arrow(ax, (6.0, top - 1.5), (10.6, top - 1.5), text=".view(B, T, H, D)\n.transpose(1, 2)", fontsize=8,
           text_offset=(0, 1.0))
-
-    # (B, H, T, D): H separate (T, D) grids per sequence
     x0 = 11.2
+    per_head(x0, top, 3.6, lambda h: HEAD_COLORS[h])
     for h in range(H):
-        for b in reversed(range(B)):
-            off = 0.35 * b
-            matrix(ax, x0 + h * 3.6 + off, top + off, shape=(T, D), color=HEAD_COLORS[h] if b == 0 else "#EEEEEE",
-                   cell=cell)
         label(ax, x0 + h * 3.6 + 1.0, top - T * cell - 0.5, f"head {h}", fontsize=8.5)
     label(ax, x0 + 3.2, top + 1.5, "(B, H, T, D) = (2, 2, 6, 4)", fontsize=9)
     label(ax, x0 + 3.2, top - T * cell - 1.35, "B·H = 4 independent (T, D) problems", fontsize=8)
 
-    arrow(ax, (18.7, top - 1.5), (21.6, top - 1.5), text="attend\n(q, k, v\nper head)", fontsize=8,
-          text_offset=(0, 1.2))
+    # down: attention per head
+    arrow(ax, (x0 + 3.2, top - T * cell - 1.85), (x0 + 3.2, top2 + 2.0), text="attend (q, k, v per head)",
+          fontsize=8, text_offset=(2.6, 0))
 
-    x1 = 22.2
-    for h in range(H):
-        for b in reversed(range(B)):
-            off = 0.35 * b
-            matrix(ax, x1 + h * 3.0 + off, top + off, shape=(T, D), color=_tint(HEAD_COLORS[h], 1.0) if b == 0 else "#EEEEEE",
-                   cell=cell)
-            if b == 0:
-                label(ax, x1 + h * 3.0 + 1.0, top - 1.5, f"y{h}", fontsize=9)
-    label(ax, x1 + 2.5, top + 1.5, "y per head (2, 2, 6, 4)", fontsize=9)
-
-    arrow(ax, (28.1, top - 1.5), (31.0, top - 1.5), text=".transpose(1, 2)\n.reshape(B, T, C)", fontsize=8,
+    # row 2: merge back, right to left
+    x1 = 11.6
+    per_head(x1, top2, 3.0, lambda h: _tint(HEAD_COLORS[h], 1.0), names=True)
+    label(ax, x1 + 2.5, top2 + 1.5, "y per head (2, 2, 6, 4)", fontsize=9)
+    arrow(ax, (10.9, top2 - 1.5), (6.3, top2 - 1.5), text=".transpose(1, 2)\n.reshape(B, T, C)", fontsize=8,
           text_offset=(0, 1.0))
-    channels_by_head(31.4, top, "y  (B, T, C) = (2, 6, 8)", "heads side by side again")
+    channels_by_head(1.2, top2, "y  (B, T, C) = (2, 6, 8)", "heads side by side again")
 
-    label(ax, 19.0, 0.5, "No arithmetic: view and transpose only relabel the axes. Each head owns D = C / H = 4 "
-          "of the channels, and merging undoes the split exactly.", fontsize=8.5)
+    label(ax, 9.8, 0.45, "No arithmetic: view and transpose only relabel the axes. Each head owns\n"
+          "D = C / H = 4 of the channels, and merging undoes the split exactly.", fontsize=8.5)
     return fig
 
 

@@ -76,41 +76,45 @@ def pre_vs_post():
 
 
 def residual_stream():
-    """gpt-nano as one stream: embeddings in, 3 blocks each reading through a LayerNorm and adding, final LN, head."""
-    fig, ax = canvas(42.0, 9.4)
-    y = 2.6  # the stream's height
-    label(ax, 1.9, 7.9, "token ids\n(B, T) = (2, 16)", fontsize=8.5)
-    box(ax, 0.4, 4.6, 3.0, 1.3, "token emb.\n(V, C)=(10, 48)", color="data", fontsize=7.5)
-    box(ax, 0.4, 0.4, 3.0, 1.3, "position emb.\n(16, 48)", color="data", fontsize=7.5)
-    arrow(ax, (1.9, 7.2), (1.9, 5.95))
-    arrow(ax, (3.4, 5.2), (4.45, y + 0.3))
-    arrow(ax, (3.4, 1.1), (4.45, y - 0.3))
-    _plus(ax, 4.8, y)
+    """gpt-nano as one stream: embeddings in, 3 blocks each reading through a LayerNorm and adding, final LN, head.
+
+    Drawn bottom to top, like the stream in the chapter's text, so that the figure is narrower
+    than the book's text column and its labels stay legible there."""
+    fig, ax = canvas(14.0, 24.2, scale=0.42)
+    S = 3.2  # the stream's column
+    label(ax, S, 0.6, "token ids (B, T) = (2, 16)", fontsize=8.5)
+    arrow(ax, (S, 1.05), (S, 1.7))
+    box(ax, S - 1.9, 1.75, 3.8, 1.2, "token emb.\n(V, C) = (10, 48)", color="data", fontsize=8)
+    box(ax, 7.2, 3.3, 3.8, 1.2, "position emb.\n(T, C) = (16, 48)", color="data", fontsize=8)
+    arrow(ax, (S, 2.95), (S, 3.55))
+    arrow(ax, (7.2, 3.9), (S + 0.35, 3.9))
+    _plus(ax, S, 3.9)
 
     for layer in range(3):  # the blocks' frames first, so the stream is drawn over them
-        box(ax, 6.35 + 9.6 * layer, 0.25, 9.3, 7.9, "", color="#FAFAFA", linestyle=":")
-    _line(ax, [(5.2, y), (36.0, y)], lw=3.0)
-    label(ax, 6.6, y - 0.75, "the residual stream (B, T, C) = (2, 16, 48)", fontsize=8, ha="left",
+        box(ax, 0.5, 4.8 + 4.9 * layer, 12.8, 4.6, "", color="#FAFAFA", linestyle=":")
+    _line(ax, [(S, 4.25), (S, 19.8)], lw=3.0)
+    label(ax, S - 1.55, 12.0, "the residual stream (B, T, C) = (2, 16, 48)", fontsize=8.5, rotation=90,
           color=COLORS["residual"])
-    x = 7.2
     for layer in range(3):
-        label(ax, x + 4.3, 0.75, f"block {layer + 1} of L = 3", fontsize=8, color="#555555")
-        for name, color, x_read in (("attention\n3 heads", "attention", x), ("MLP\n48→192→48", "mlp", x + 4.4)):
-            _line(ax, [(x_read, y), (x_read, y + 1.0)], lw=1.3)
-            box(ax, x_read - 0.7, y + 1.0, 1.4, 0.75, "LN", color="norm", fontsize=8)
-            arrow(ax, (x_read, y + 1.75), (x_read, y + 2.35))
-            box(ax, x_read - 0.6, y + 2.4, 3.0, 1.5, name, color=color, fontsize=7.5)
-            arrow(ax, (x_read + 1.8, y + 2.4), (x_read + 2.6, y + 0.35), color="text")
-            _plus(ax, x_read + 2.6, y)
-        x += 9.6
+        y_block = 4.8 + 4.9 * layer
+        label(ax, 13.1, y_block + 0.35, f"block {layer + 1} of L = 3", fontsize=8, ha="right", color="#555555")
+        for j, (name, color) in enumerate((("attention, 3 heads", "attention"), ("MLP 48→192→48", "mlp"))):
+            y_fork = y_block + 0.6 + 2.1 * j
+            _line(ax, [(S, y_fork), (4.6, y_fork)], lw=1.3)
+            box(ax, 4.6, y_fork - 0.35, 1.2, 0.7, "LN", color="norm", fontsize=8)
+            arrow(ax, (5.8, y_fork), (6.5, y_fork))
+            box(ax, 6.5, y_fork - 0.55, 3.6, 1.1, name, color=color, fontsize=8)
+            arrow(ax, (8.3, y_fork + 0.55), (S + 0.33, y_fork + 1.4), color="text")
+            _plus(ax, S, y_fork + 1.45)
 
-    box(ax, 36.0, y - 0.55, 1.6, 1.1, "final\nLN", color="norm", fontsize=8)
-    arrow(ax, (37.6, y), (38.3, y))
-    box(ax, 38.35, y - 0.75, 2.6, 1.5, "head\n(C, V)", color="neutral", fontsize=8)
-    arrow(ax, (39.65, y + 0.75), (39.65, y + 2.2))
-    label(ax, 39.65, y + 2.8, "logits\n(2, 16, 10)", fontsize=8.5)
-    label(ax, 21.0, 8.75, "Every sublayer reads a LayerNorm'd copy of the stream and adds its result back; "
-          "nothing overwrites the stream, so the input reaches the head along a plain sum.", fontsize=8.5)
+    box(ax, S - 0.9, 19.8, 1.8, 0.8, "final LN", color="norm", fontsize=8)
+    arrow(ax, (S, 20.6), (S, 21.1))
+    box(ax, S - 1.4, 21.15, 2.8, 1.2, "head\n(C, V) = (48, 10)", color="neutral", fontsize=8)
+    arrow(ax, (S, 22.35), (S, 22.9))
+    label(ax, S, 23.5, "logits (2, 16, 10)", fontsize=8.5)
+    label(ax, 5.6, 21.6, "Every sublayer reads a LayerNorm'd copy\nof the stream and adds its result back;\n"
+          "nothing overwrites the stream, so the\ninput reaches the head along a plain sum.", fontsize=8.5,
+          ha="left")
     return fig
 
 
