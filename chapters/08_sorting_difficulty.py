@@ -166,33 +166,36 @@ def describe(runs):
     """'median [min-max]' of the solve steps, and how many runs were solved."""
     steps = sorted(r["solved_at"] for r in runs if r["solved_at"] is not None)
     if not steps:
-        return f"{'not solved':>24}"
+        return f"{'not solved':>19} 0/{len(runs)}"
     return f"{statistics.median(steps):7.0f} [{steps[0]:4d}-{steps[-1]:4d}] {len(steps)}/{len(runs)}"
 
 
-print(f"{'model':>9} {'L':>3} {'V':>3} {'boost':>5} {'problems':>9} | {'steps: median [range] solved':>28} | "
+print(f"{'model':>9} {'L':>3} {'V':>3} {'boost':>5} {'problems':>9} {'cap':>5} | {'steps: median [range] solved':>28} | "
       f"{'greedy check':>12}")
 for key in sorted(cells, key=lambda k: (k[0], not k[3], k[2], k[1])):
     model, L, V, boost = key
     runs = cells[key]
     greedy = min(r["greedy_accuracy"] for r in runs)
-    print(f"{model:>9} {L:3d} {V:3d} {'on' if boost else 'off':>5} {float(V ** L):9.3g} | {describe(runs):>28} | "
-          f"{'>=':>3} {greedy:.4f}")
+    cap = max(r["max_iters"] for r in runs)
+    print(f"{model:>9} {L:3d} {V:3d} {'on' if boost else 'off':>5} {float(V ** L):9.3g} {cap:5d} | "
+          f"{describe(runs):>28} | {'>=':>3} {greedy:.4f}")
 
 # %% [markdown]
-# What the grid holds, and where it stops: gpt-nano with $V = 3$ at $L = 4$, 5 and 6 with five seeds
-# each and $L = 8$ with one, the repeat boost on as in minGPT; and
-# $L = 4$ and 5 with the boost off, three seeds each (the next section). Every run was solved
-# within its 4,000-step cap, and greedy generation then sorted every test problem it was checked on
-# (the whole test split up to $L = 6$, 2,000 sampled ones at $L = 8$). The medians grow with the
-# length, and the seeds of neighbouring lengths barely overlap.
+# What the grid holds: gpt-nano with $V = 3$ at $L = 4$, 5, 6, 8 and 12 with five seeds each and at
+# $L = 16$ with three (a 6,000-step cap from $L = 12$ on), the repeat boost on as in minGPT; $L = 4$
+# and 5 with the boost off, three seeds each; and the notes' own diagonal, $V = L = 8$, 16 and 32,
+# three seeds each with a 4,000-step cap (the next section). Greedy generation checks every
+# verdict, on the whole test split up to $L = 6$ and on 2,000 fixed test problems beyond. Every
+# $V = 3$ run was solved within its cap. Their medians grow from $L = 4$ to 6 and then stop growing
+# (the section after next).
 #
-# That is all the CPU allowed. The grid was computed on a shared 2-core machine with about twenty
-# other processes running, where one gpt-nano step took 0.5-1 s of wall time instead of about
-# 20 ms on an idle core. The planned extensions (more seeds at $L = 8$; $L = 12$ and 16; $V = 6$;
-# $V = L = 8$ and 16) were not reached, and the notes' regime, $V = L = 32$ with gpt-nano and 64
-# with gpt-mini, lies far beyond the data: nothing in this chapter measures training there. The
-# file resumes: the same `sort-grid` command with more `--lengths`, `--vocabs`, `--cells` or
+# The first runs (the $V = 3$ lengths up to 8 with one seed at 8, and the boost-off runs) were
+# computed on a shared 2-core machine with about twenty other processes running, where one
+# gpt-nano step took 0.5-1 s of wall time; the rest on the same machine on 2026-12-02, with at most
+# one other job beside the grid, at 30-90 ms per step for $L \le 16$ and about 140-210 ms at
+# $V = L = 32$ (two runs side by side, each on one thread; the 63-token evaluations dominate).
+# Steps to solve do not depend on the wall clock, only on the seed and the arithmetic.
+# The file resumes: the same `sort-grid` command with more `--lengths`, `--vocabs`, `--cells` or
 # `--seeds` adds only the missing runs.
 
 # %%
@@ -215,6 +218,76 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
+# ## The notes' regime: $V = L = 8$, 16 and 32
+#
+# The notes grew the task along the diagonal, the vocabulary and the length together, and said
+# gpt-nano "works until vocab_size and seq_len = 32". The grid follows them with three seeds per
+# cell and minGPT's gpt-nano settings otherwise (batch 64, peak learning rate 5e-3, the solve rule
+# above), capped at 4,000 steps, that is 256,000 training examples. At these sizes the test split
+# cannot be listed ($16^{16} \approx 1.8 \times 10^{19}$ problems), so each evaluation draws 500
+# fresh test problems and the final greedy check uses 2,000 fixed ones. The evaluations show how far
+# each run got (an error rate of 0 cannot be drawn on a log scale, so it is drawn at $10^{-3}$, below
+# the $1/500$ an evaluation can resolve):
+
+# %%
+diagonal = sorted(L for (m, L, V, b) in cells if m == "gpt-nano" and L == V and b)
+fig, ax = plt.subplots(figsize=(6.5, 3.6))
+for L, color in zip(diagonal, ("C0", "C1", "C3")):
+    for i, r in enumerate(sorted(cells["gpt-nano", L, L, True], key=lambda r: r["seed"])):
+        steps, accuracy = zip(*r["history"])
+        ax.plot(steps, [max(1 - a, 1e-3) for a in accuracy], color=color, lw=0.9, alpha=0.7,
+                label=f"V = L = {L}" if i == 0 else None)
+ax.axhline(1e-3, color="gray", lw=0.6, ls=":")
+ax.text(4050, 1.1e-3, "no error\nin 500", fontsize=7, va="bottom")
+ax.set(yscale="log", xlabel="step", ylabel="share of test problems not sorted",
+       title="gpt-nano on the notes' diagonal, three seeds per size")
+ax.legend(fontsize=8)
+plt.show()
+
+def first_99(run):
+    """The step of a run's first evaluation at 99% or more (None if it never got there)."""
+    return next((step for step, accuracy in run["history"] if accuracy >= 0.99), None)
+
+
+def span(values, form="{}"):
+    values = [v for v in values if v is not None]
+    return "never" if not values else f"{form.format(min(values))} to {form.format(max(values))}"
+
+
+print(f"{'V = L':>5} | {'solved':>6} | {'first 99% at':>14} | {'evals at 100%':>13} | {'last 500 steps':>14} | greedy on 2,000")
+for L in diagonal:
+    runs = cells["gpt-nano", L, L, True]
+    solved = sum(r["solved_at"] is not None for r in runs)
+    perfect = [sum(a == 1.0 for _, a in r["history"]) for r in runs]
+    late = [statistics.mean(a for step, a in r["history"] if step > r["steps_run"] - 500) for r in runs]
+    print(f"{L:5d} | {solved:>4}/{len(runs)} | {span([first_99(r) for r in runs]):>14} | {span(perfect):>13} | "
+          f"{span(late, '{:.3f}'):>14} | {span([r['greedy_accuracy'] for r in runs], '{:.4f}')}")
+
+# %%
+by_size = {L: cells["gpt-nano", L, L, True] for L in diagonal}
+assert diagonal == [8, 16, 32] and all(len(runs) == 3 for runs in by_size.values())
+assert all(r["solved_at"] is not None for r in by_size[8])                  # V = L = 8: every seed solved
+assert all(r["solved_at"] is None and r["steps_run"] == 4000 for L in (16, 32) for r in by_size[L])
+assert min(first_99(r) for r in by_size[16]) > 2 * max(first_99(r) for r in by_size[8])
+assert all(first_99(r) is None for r in by_size[32])                       # 32: never 99% in 4,000 steps
+assert min(r["greedy_accuracy"] for r in by_size[16]) > max(r["greedy_accuracy"] for r in by_size[32]) > 0.9
+
+# %% [markdown]
+# Along the diagonal the cost rises steeply, and the cap is reached. At $V = L = 8$ every seed
+# solved the task, after 1,350 to 1,775 steps. At 16 no seed did within 4,000 steps: each first
+# reached 99% on an evaluation after 2,325 to 3,225 steps (against 675 to 950 at 8), touched 100%
+# on one to four evaluations but never four in a row, and the final greedy check sorted 99.45% to
+# 99.8% of 2,000 problems. At 32 no seed reached 99% at all: the best evaluations were 97% to 98%,
+# and greedy generation sorted 91.5% to 97.6%. So within 256,000 training examples gpt-nano nearly
+# learns $V = L = 32$ and does not master it. The notes' "works until 32" is consistent with a longer
+# run; their "32 epoch" is not defined in the notes, so we cannot say how long theirs was. From 8 to
+# 16 the step of the first 99% grew about 3.4-fold while the number of distinct problems grew by a
+# factor of $10^{12}$: whatever the model learns, it is not a table of problems. How the steps grow
+# beyond that, these runs cannot say: two sizes are uncensored at most, and the third is cut off by
+# the cap. Running 16 and 32 to completion (the same command with a larger `--max-iters`) is the
+# next measurement; at about 210 ms per step for $V = L = 32$ here, it is hours of CPU.
+
+# %% [markdown]
 # ## Polynomial or exponential?
 #
 # If the cost grew exponentially in the length, $\text{steps} \approx a \cdot b^L$, then
@@ -222,12 +295,15 @@ plt.show()
 # \cdot L^p$, a straight line in $\log L$. Over a short range of lengths any smooth curve is nearly
 # straight either way, so a good fit proves little. Two sharper tests:
 #
-# - **Held-out extrapolation.** Fit both models on every length but the longest, predict the
-#   longest, and compare each prediction with what the seeds actually did there.
+# - **Held-out extrapolation.** Fit both models on the short lengths only (4 to 8), predict the
+#   long ones (12 and 16), and compare each prediction with what the seeds actually did there.
+#   Between 4 and 8 the two curves hardly differ; by 16 they predict steps a factor of about
+#   three apart, more than the seeds scatter.
 # - **Fit error against noise.** The seeds of one task scatter by some amount in $\log(\text{steps})$;
 #   a model whose fit error is no larger than that scatter cannot be rejected by these data.
 #
-# The fits use every seed of the $V = 3$ tasks (the setting with the most lengths), each run a point.
+# The fits use every seed of the $V = 3$ tasks with minGPT's repeat boost on (the setting with the
+# most lengths), each run a point.
 
 # %%
 def fit_both(points):
@@ -242,40 +318,57 @@ def predict(model, coefficients, L):
     return math.exp(slope * (math.log(L) if model == "power" else L) + intercept)
 
 
-FIT_BOOST = len([L for L in lengths3 if len(steps_of(L, 3, False)) >= 2]) < 3   # off, where the grid has enough
-print(f"fitting the V = 3 runs with the repeat boost {'on' if FIT_BOOST else 'off'}")
-fit_lengths = [L for L in lengths3 if steps_of(L, 3, FIT_BOOST)]
-points = [(L, s) for L in fit_lengths for s in steps_of(L, 3, FIT_BOOST)]
-fits = fit_both(points)
-noise = statistics.mean(statistics.pstdev(np.log(steps_of(L, 3, FIT_BOOST))) for L in fit_lengths
-                        if len(steps_of(L, 3, FIT_BOOST)) > 1)           # lengths with more than one seed
-for model, coefficients in fits.items():
-    residual = math.sqrt(statistics.mean((math.log(s) - math.log(predict(model, coefficients, L))) ** 2 for L, s in points))
-    shape = f"L^{coefficients[0]:.2f}" if model == "power" else f"{math.exp(coefficients[0]):.2f}^L"
-    print(f"{model:>11}: steps ~ {shape}, rms error {residual:.2f} in log steps")
-print(f"seed-to-seed scatter within a task: {noise:.2f} in log steps (mean standard deviation)")
+def rms_log_error(model, coefficients, points):
+    return math.sqrt(statistics.mean((math.log(s) - math.log(predict(model, coefficients, L))) ** 2 for L, s in points))
 
-longest = fit_lengths[-1]
-held = fit_both([(L, s) for L, s in points if L != longest])
-actual = steps_of(longest, 3, FIT_BOOST)
-print(f"fitted on L < {longest}, predicting L = {longest} (seeds did {min(actual)}-{max(actual)}):")
-for model, coefficients in held.items():
-    print(f"{model:>11}: predicts {predict(model, coefficients, longest):6.0f}")
+
+short = [L for L in lengths3 if L <= 8]
+long = [L for L in lengths3 if L > 8]
+short_points = [(L, s) for L in short for s in steps_of(L, 3)]
+long_points = [(L, s) for L in long for s in steps_of(L, 3)]
+noise = statistics.mean(statistics.pstdev(np.log(steps_of(L, 3))) for L in lengths3 if len(steps_of(L, 3)) > 1)
+fits = fit_both(short_points)
+print(f"fitted on L = {short} ({len(short_points)} runs); seed-to-seed scatter within a task: {noise:.2f} in log steps")
+held_out_error = {}
+for model, coefficients in fits.items():
+    shape = f"L^{coefficients[0]:.2f}" if model == "power" else f"{math.exp(coefficients[0]):.2f}^L"
+    held_out_error[model] = rms_log_error(model, coefficients, long_points)
+    print(f"{model:>11}: steps ~ {shape}, rms error {rms_log_error(model, coefficients, short_points):.2f} on the fit, "
+          f"{held_out_error[model]:.2f} held out")
+for L in long:
+    actual = steps_of(L, 3)
+    print(f"L = {L}: the seeds did {min(actual)}-{max(actual)} (median {statistics.median(actual):.0f}); predicted: "
+          + ", ".join(f"{model} {predict(model, c, L):.0f}" for model, c in fits.items()))
+
+# %%
+assert len(long_points) >= 6 and all(len(steps_of(L, 3)) == len(cells["gpt-nano", L, 3, True]) for L in long)  # all solved
+assert abs(rms_log_error("power", fits["power"], short_points)
+           - rms_log_error("exponential", fits["exponential"], short_points)) < noise / 2    # the fits tie on 4-8
+assert held_out_error["exponential"] > held_out_error["power"] + noise               # held out, the exponential is worse
+assert all(max(steps_of(L, 3)) < min(predict(m, c, L) for m, c in fits.items()) for L in long)  # both over-predict
+medians = {L: statistics.median(steps_of(L, 3)) for L in lengths3}
+assert medians[16] < 2 * medians[8] and medians[12] < 2 * medians[8]                    # flat from 8 to 16
 
 # %% [markdown]
-# Both fits are as good as each other, and as good as the noise allows: their errors (0.32 for the
-# power law, $L^{2.9}$, and 0.35 for the exponential, $1.67^L$, in log steps) are close to the
-# scatter between the seeds of a single task (0.28). Held out, both over-predict $L = 8$ (about
-# 1,300 and 2,000 steps against the 650 of its single seed), the exponential more so; one seed at
-# one length cannot decide between them. Between $L = 4$ and 8 the two fitted curves never differ by
-# more than 0.15 in log steps, about half the scatter of one task; they would part by more than
-# twice that scatter only from about $L = 11$ on (exercise 8.3). So, plainly: **these data cannot
-# tell polynomial from exponential growth.** The old version of this chapter concluded that the
-# exponential is "the size of the problem space, not the training cost"; its own fits could not
-# support that, and neither can these. What the data do show is a weaker statement: from $L = 4$ to
-# 8 the number of distinct problems grows 81-fold while the steps grew about 5-fold, so the model
-# certainly does not need to see a fixed share of all problems; but a 5-fold growth over four
-# extra symbols is itself what an exponential of base 1.5 would give.
+# On lengths 4 to 8 the two fits tie (rms errors 0.41 and 0.44 in log steps, against a scatter of
+# 0.26 between the seeds of one task): as the old version of this chapter found, these lengths
+# alone cannot tell polynomial from exponential growth. The longer lengths can, and they reject
+# both curves. Fitted on 4 to 8, the power law $L^{1.74}$ predicts about 1,100 steps at $L = 12$ and
+# 1,800 at 16, the exponential $1.32^L$ about 1,600 and 5,000; the seeds did 475 to 1,000 and 575 to
+# 925. Held out, the exponential misses by a factor of about four (an error of 1.38 in log steps),
+# the power law by two (0.70). What the data show for three symbols is that the steps grow from
+# $L = 4$ to 6 and then stop growing: the medians are 125, 225, 475, 400, 775 and 700 at
+# $L = 4$, 5, 6, 8, 12 and 16, while the number of distinct problems grows from 81 to 43 million.
+# So, for $V = 3$: **the training cost is not exponential in the length; from 8 to 16 it is about
+# flat.**
+#
+# Two caveats about the bend between $L = 6$ and 8. The repeat boost acts only at $L \le 5$ (next
+# section). And the evaluation changes at $L = 8$: up to $L = 6$ it scores the whole test split, the
+# same 196 problems (at $L = 6$) every time, so a few hard problems must all come out right four
+# times in a row; from $L = 8$ on it scores 500 fresh problems, which miss rare hard ones more
+# often. Neither explains away the flat run from 8 to 16, where both are the same. The notes saw
+# their growth along the diagonal, where the vocabulary grows with the length; there our runs hit
+# the cap (previous section), and how the steps grow stays open.
 #
 # ## The repeat-boost confound
 #
@@ -305,7 +398,7 @@ for L in lengths3:
 # effect at $L = 5$ and none at all from $L = 6$. At $L = 4$ it seems to help (problems with repeated
 # symbols are rare in uniform draws, and the boost shows them more often), though that rests on
 # three seeds and one run that did not finish. The old chapter's jump between $L = 5$ and 6 was
-# mostly seed noise: with five seeds the medians rise smoothly (see the table).
+# mostly seed noise: with five seeds the medians rise smoothly from $L = 4$ to 6 (see the table).
 #
 # ## Does the model learn a procedure?
 #
@@ -394,8 +487,9 @@ for preset, L, V in [("gpt-nano", 6, 3), ("gpt-nano", 12, 3), ("gpt-nano", 32, 3
 # Going from minGPT's demo to the notes' $V = L = 32$ on gpt-nano multiplies the work per example
 # by about 6, and to $V = L = 64$ on gpt-mini by about 400, before the number of steps grows at all.
 # A product of such factors, read off a wall clock while $L$ and $V$ grow together, easily looks
-# "exponential". Whether the *steps* grow exponentially in the notes' regime, our data cannot say:
-# it stops far below it.
+# "exponential". The steps themselves, measured: with three symbols they level off from $L = 8$
+# to 16; along the notes' diagonal they grow steeply from $V = L = 8$ to 16, and at 32 our
+# 4,000-step runs end short of a solution, so their growth there is not measured.
 #
 # ## What you learned
 #
@@ -404,8 +498,9 @@ for preset, L, V in [("gpt-nano", 6, 3), ("gpt-nano", 12, 3), ("gpt-nano", 32, 3
 # - A training outcome is a distribution: one seed per task said little; several seeds per task
 #   give a spread, and conclusions must be larger than it.
 # - Over lengths 4 to 8 a power law and an exponential fit the steps equally well, within the seeds'
-#   scatter: the data cannot tell polynomial from exponential growth, and they stop far below the
-#   notes' regime.
+#   scatter; held-out longer lengths (12 and 16) can decide, and with three symbols they reject
+#   both: the steps stop growing. Along the notes' diagonal ($V = L$) the steps grow steeply, and a
+#   capped run says only "more than the cap".
 # - A sampler detail (minGPT's repeat boost) changes the training distribution exactly where it is
 #   active; an experiment has to switch it off to see whether it matters.
 # - Attention weights can test a claim about *how* a model solves a task, instead of asserting it.
@@ -431,5 +526,5 @@ for preset, L, V in [("gpt-nano", 6, 3), ("gpt-nano", 12, 3), ("gpt-nano", 32, 3
 #
 # Using the numbers of the fitting section: why do a power law and an exponential fit lengths 4 to
 # 8 about equally well, and what data would tell them apart? Estimate, from the seeds' scatter,
-# how far apart in $L$ the lengths must reach before the two models' predictions differ by more
-# than that scatter.
+# how far in $L$ the data must reach before the two models' predictions differ by more than twice
+# that scatter, and check that the grid's held-out lengths reach that far.

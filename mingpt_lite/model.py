@@ -21,6 +21,7 @@ from .init import init_gpt_weights
 from .norms import make_norm
 
 
+@torch.compiler.disable  # plain Python checks: under torch.compile one graph break before the model, not inside it
 def check_token_ids(idx, config: GPTConfig, check_range: bool = True) -> None:
     """Raise a clear error for input that is not a (B, T) tensor of valid token ids.
 

@@ -222,3 +222,24 @@ def test_norm_seeds_items_set_their_thread_count_and_refuse_other_kernels(monkey
 def test_generation_item_refuses_other_kernels():
     with pytest.raises(RuntimeError, match="kernels"):
         experiments._generation_item({"seed": 0, "kernels": "NOT-" + torch.backends.cpu.get_cpu_capability()})
+
+
+def test_known_word_share_counts_words_of_three_letters_or_more():
+    known = {"thou", "art", "king"}
+    assert experiments.known_word_share("Thou art a king", known) == pytest.approx(2 / 3)  # "Thou" is not "thou"
+    assert experiments.known_word_share("xq zz", known) == 0.0                                # no word at all
+    assert experiments.known_word_share("art king", known) == 1.0
+
+
+def test_char_seeds_records_chapter_9s_numbers_in_the_items_setting(tmp_path):
+    out = tmp_path / "char.json"
+    assert experiments.main(["char-seeds", "--out", str(out), "--seeds", "0", "--max-iters", "2",
+                             "--processes", "1"]) == 0
+    [run] = json.loads(out.read_text())["runs"]
+    assert run["item"]["kernels"] == torch.backends.cpu.get_cpu_capability() and run["item"]["max_iters"] == 2
+    result = run["result"]
+    assert result["iters"] == 2 and set(result) >= {"val_loss", "train_loss", "known_share_before",
+                                                    "known_share_after"}
+    assert result["val_loss"] > 3.0      # two steps leave the model near uniform over 65 characters (ln 65 = 4.17)
+    with pytest.raises(RuntimeError, match="kernels"):
+        experiments._shakespeare_item({"seed": 0, "max_iters": 2, "kernels": "NOT-" + torch.backends.cpu.get_cpu_capability()})

@@ -68,10 +68,21 @@ def stable_point(evaluations: list[tuple[int, float, float]]):
     return point
 
 
+def _steady_ms_per_iter(clock, iters, evaluations):
+    """Milliseconds per iteration after the first evaluation (None before there is one)."""
+    if not evaluations or evaluations[0][0] >= iters:
+        return None
+    first_iter, first_wall = evaluations[0][0], evaluations[0][1]
+    return round(1000 * (clock.wall - first_wall) / (iters - first_iter), 4)
+
+
 def _summary(clock, iters, losses, train_acc, test_acc, evaluations):
     point = stable_point(evaluations)
     return {
         "ms_per_iter": round(1000 * clock.wall / iters, 4),
+        # the same without the first evaluation interval, which holds any one-off cost
+        # (torch.compile's compilation, first-call allocations): the steady-state rate
+        "steady_ms_per_iter": _steady_ms_per_iter(clock, iters, evaluations),
         "wall_s": round(clock.wall, 3),
         "iters": iters,
         "losses": {str(k): round(v, 5) for k, v in losses.items()},
