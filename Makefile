@@ -38,7 +38,7 @@ book: $(STAMP)
 	$(PY) tools/book.py build
 
 # What `make test` compares under. The stored outputs were recorded by `tools/book.py execute`
-# with 2 threads and PyTorch's default CPU kernels (AVX2 on the recording machine). The notebook
+# with 2 threads and PyTorch's default CPU kernels (AVX2 or AVX-512 on the recording machine). The notebook
 # kernels nbval starts here inherit this environment instead: the portable, non-vectorised
 # kernels (ATEN_CPU_CAPABILITY=default) and one thread. That moves the last bits of
 # floating-point sums the way another CPU (ARM, AVX-512) or another thread count does, so a
