@@ -167,7 +167,7 @@ distributed.main(sys.argv[1:])  # then train, in these same processes, with the 
 ''')
 started = time.perf_counter()
 done = distributed.run_torchrun([str(script), "--out", str(workdir / f"two-{DDP_SEED}.json"), *common,
-                                 "--seed", str(DDP_SEED)], nproc=2, env={"OMP_NUM_THREADS": "1"}, timeout=900)
+                                 "--seed", str(DDP_SEED)], nproc=2, env={"OMP_NUM_THREADS": "1"}, timeout=240, retries=1)
 two_seconds = time.perf_counter() - started
 lines = sorted(line for line in done.stdout.splitlines() if line.startswith("rank"))
 print("\n".join(lines))

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -89,17 +90,31 @@ def init_distributed(backend: str | None = None, device: str | None = None) -> D
 
 
 def shutdown() -> None:
-    """Leave the process group (a no-op when there is none)."""
+    """Leave the process group (a no-op when there is none).
+
+    Every rank first waits at a barrier, so that no rank tears its connections down while
+    another is still finishing (rank 0 writing its results, say): a rank that destroyed its
+    group and exited early once left rank 0 waiting in ``destroy_process_group`` for good
+    (gloo, 2 ranks, seen once in a test run). PyTorch's own advice for such hangs is the same
+    barrier (pytorch/pytorch#75097)."""
     if dist.is_available() and dist.is_initialized():
+        if dist.get_world_size() > 1:
+            dist.barrier()
         dist.destroy_process_group()
 
 
-def run_torchrun(args: list[str], nproc: int = 2, timeout: float | None = 600, env: dict | None = None):
+def run_torchrun(args: list[str], nproc: int = 2, timeout: float | None = 600, env: dict | None = None,
+                 retries: int = 0):
     """Start ``torchrun --standalone --nproc_per_node nproc <args>`` and wait for it.
 
     For notebooks: e.g. ``run_torchrun(["-m", "mingpt_lite.distributed", "--out", "l.json"])``.
     Returns the ``subprocess.CompletedProcess`` (stdout and stderr captured as text);
     raises ``RuntimeError`` with the processes' output if it fails.
+
+    ``timeout`` is per attempt. When it runs out, torchrun and its workers (one process
+    group) are killed, and with ``retries`` left the launch starts over, saying so on
+    stderr. This is for a rare hang of gloo's teardown: on the 2-core test machine, about
+    2 runs in 25 wrote their results and then never exited.
     """
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone",
@@ -108,7 +123,21 @@ def run_torchrun(args: list[str], nproc: int = 2, timeout: float | None = 600, e
     full_env = {**os.environ, **(env or {})}
     for name in TORCHRUN_VARS:  # a launcher inside a launched process must not inherit these
         full_env.pop(name, None)
-    done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=full_env)
+    for attempt in range(retries + 1):
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env,
+                                start_new_session=True)  # its own process group: a timeout kills the workers too
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+            break
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            if attempt == retries:
+                raise RuntimeError(f"torchrun did not finish within {timeout} s"
+                                   + (f" in any of {retries + 1} attempts" if retries else "")) from None
+            print(f"torchrun did not finish within {timeout} s; killed it and its workers, starting again "
+                  f"(attempt {attempt + 2} of {retries + 1})", file=sys.stderr)
+    done = subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
     if done.returncode != 0:
         raise RuntimeError(
             f"torchrun exited with {done.returncode}\n--- stdout ---\n{done.stdout[-4000:]}"

@@ -1,6 +1,7 @@
 """Two CPU processes under torchrun (DDP, gloo) train like one process with the same global batch."""
 
 import json
+import subprocess
 
 import pytest
 
@@ -22,7 +23,7 @@ def test_two_processes_match_one(tmp_path):
     args = ["--iters", "20", "--batch-size", "32", "--seed", "1"]
     one, two = tmp_path / "one.json", tmp_path / "two.json"
     distributed.main(["--out", str(one), *args])  # here, without torchrun: one process
-    distributed.run_torchrun(["-m", "mingpt_lite.distributed", "--out", str(two), *args], nproc=2, timeout=300)
+    distributed.run_torchrun(["-m", "mingpt_lite.distributed", "--out", str(two), *args], nproc=2, timeout=300, retries=1)
     a, b = json.loads(one.read_text()), json.loads(two.read_text())
     assert (a["world_size"], b["world_size"], b["backend"]) == (1, 2, "gloo")
     assert len(a["losses"]) == len(b["losses"]) == 20
@@ -89,3 +90,35 @@ def test_flat_gradient_is_every_parameter_gradient_in_one_vector():
     torch.testing.assert_close(halves, g, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError):
         distributed.flat_gradient(model, x, y, "max")
+
+
+class _HangsOnce:
+    """A stand-in for torchrun's Popen: the first launch never finishes, the second does."""
+
+    launches = 0
+
+    def __init__(self, command, **kwargs):
+        type(self).launches += 1
+        self.pid, self.returncode, self.first = 12345, 0, type(self).launches == 1
+        self.calls = 0
+        assert kwargs.get("start_new_session") is True   # so that killing its group kills the workers
+
+    def communicate(self, timeout=None):
+        self.calls += 1
+        if self.first and self.calls == 1:
+            raise subprocess.TimeoutExpired("torchrun", timeout)
+        return "rank 0 done\n", ""
+
+
+def test_run_torchrun_kills_a_hung_launch_and_retries(monkeypatch, capsys):
+    killed = []
+    _HangsOnce.launches = 0
+    monkeypatch.setattr(distributed.subprocess, "Popen", _HangsOnce)
+    monkeypatch.setattr(distributed.os, "killpg", lambda pid, sig: killed.append((pid, sig)))
+    done = distributed.run_torchrun(["script.py"], timeout=5, retries=1)
+    assert done.stdout == "rank 0 done\n" and _HangsOnce.launches == 2
+    assert killed == [(12345, distributed.signal.SIGKILL)]
+    assert "did not finish within 5 s" in capsys.readouterr().err
+    _HangsOnce.launches = 0
+    with pytest.raises(RuntimeError, match="did not finish within 5 s"):
+        distributed.run_torchrun(["script.py"], timeout=5, retries=0)
