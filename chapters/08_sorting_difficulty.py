@@ -283,7 +283,7 @@ assert min(r["greedy_accuracy"] for r in by_size[16]) > max(r["greedy_accuracy"]
 # run; their "32 epoch" is not defined in the notes, so we cannot say how long theirs was. From 8 to
 # 16 the step of the first 99% grew about 3.4-fold while the number of distinct problems grew by a
 # factor of $10^{12}$: whatever the model learns, it is not a table of problems. How the steps grow
-# beyond that, these runs cannot say: two sizes are uncensored at most, and the third is cut off by
+# beyond that, these runs cannot say: only the smallest size finished, and 16 and 32 are cut off by
 # the cap. Running 16 and 32 to completion (the same command with a larger `--max-iters`) is the
 # next measurement; at about 210 ms per step for $V = L = 32$ here, it is hours of CPU.
 
