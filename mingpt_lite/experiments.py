@@ -559,12 +559,17 @@ def _generation_item(item: dict) -> dict:
 
 
 # Chapter 9's claims, over seeds: its character model on Tiny Shakespeare retrained with another seed.
+def _words(text: str) -> list[str]:
+    """Chapter 9's words: runs of three or more ASCII letters."""
+    import re
+
+    return re.findall(r"[A-Za-z]{3,}", text)
+
+
 def known_word_share(text: str, known_words: set[str]) -> float:
     """The share of ``text``'s words (runs of three or more ASCII letters) found in ``known_words``
     (0 when it has none): chapter 9's measure of "made of words"."""
-    import re
-
-    words = re.findall(r"[A-Za-z]{3,}", text)
+    words = _words(text)
     return sum(word in known_words for word in words) / max(1, len(words))
 
 
@@ -577,8 +582,6 @@ def shakespeare_outcomes(seed: int, max_iters: int = 450) -> dict:
     characters sampled at temperature 0.8 from a newline (draws seeded 0) after training and of
     200 drawn at temperature 1 before it. With seed 0 this is the chapter's own run.
     """
-    import re
-
     from .config import GPTConfig
     from .data import CharDataset
     from .model import GPT
@@ -599,8 +602,9 @@ def shakespeare_outcomes(seed: int, max_iters: int = 450) -> dict:
         max_iters=max_iters, batch_size=32, learning_rate=2e-3, lr_schedule="cosine", warmup_iters=50,
         min_lr=1e-4, eval_interval=50, eval_iters=8, seed=seed, progress=False, device="cpu"))
     trainer.train()
-    known = set(re.findall(r"[A-Za-z]{3,}", data.decode(data.data["train"])))
-    last = trainer.evaluations[-1] if trainer.iter_num % 50 == 0 else trainer.evaluate()
+    known = set(_words(data.decode(data.data["train"])))
+    # the last scheduled evaluation is the final one when the run ends on the interval
+    last = trainer.evaluations[-1] if trainer.iter_num % trainer.config.eval_interval == 0 else trainer.evaluate()
     return {"val_loss": last["val_loss"], "train_loss": last["train_loss"], "iters": trainer.iter_num,
             "known_share_before": known_word_share(before, known),
             "known_share_after": known_word_share(sample(300, temperature=0.8), known)}
