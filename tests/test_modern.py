@@ -137,6 +137,25 @@ def test_rotary_attention_scores_in_a_model_are_shift_invariant():
 
 # --- MLP variants ----------------------------------------------------------------------------
 
+def test_relu_squared_backward_is_autograds_bit_for_bit():
+    # the hand-written backward (grad * relu(x) * 2) against autograd's chain through
+    # relu and square, on values with both signs, zeros and a non-uniform upstream grad
+    from mingpt_lite.blocks import ReluSquared
+
+    x = torch.randn(4, 8, 64, generator=torch.Generator().manual_seed(0))
+    x[0, 0, :8] = 0.0
+    upstream = torch.randn(4, 8, 64, generator=torch.Generator().manual_seed(1))
+    ours_x = x.clone().requires_grad_()
+    ours = ReluSquared()(ours_x)
+    ours.backward(upstream)
+    plain_x = x.clone().requires_grad_()
+    plain = torch.nn.functional.relu(plain_x).square()
+    plain.backward(upstream)
+    assert torch.equal(ours, plain) and torch.equal(ours_x.grad, plain_x.grad)
+    assert torch.equal(ours_x.grad[x < 0], torch.zeros_like(ours_x.grad[x < 0]))
+    assert torch.autograd.gradcheck(ReluSquared(), (torch.randn(3, 5, dtype=torch.double, requires_grad=True),))
+
+
 def test_mlp_variants_and_their_sizes():
     config = tiny(n_embd=48, n_head=3)
     assert type(GPT(tiny(mlp="relu2")).blocks[0].mlp) is ReluSquaredMLP
