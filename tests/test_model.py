@@ -107,6 +107,27 @@ def test_token_ids_out_of_range(bad):
         model(idx)
 
 
+def test_importing_the_package_does_not_import_dynamo():
+    # torch._dynamo costs over a second to import; nothing in `import mingpt_lite` needs it
+    # (torch.optim and torch.compile import it themselves when they are used)
+    import subprocess
+    import sys
+
+    code = "import sys, mingpt_lite, mingpt_lite.model, mingpt_lite.trainer; print('torch._dynamo' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_token_checks_are_skipped_only_while_compiling(monkeypatch):
+    from mingpt_lite.model import check_token_ids
+
+    config, bad = tiny_config(), torch.full((1, 4), 99)
+    with pytest.raises(ValueError):
+        check_token_ids(bad, config)
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    assert check_token_ids(bad, config) is None  # inside a graph: the Trainer checked a batch eagerly
+
+
 def test_float_ids_rejected():
     model = GPT(tiny_config())
     with pytest.raises(TypeError, match="integer"):
