@@ -367,7 +367,7 @@ assert sum(run["ours"]["val_loss"] <= run["peer"]["val_loss"] for run in previou
 # margin. Meeting it on every seed needs about 10-15% less time at the same loss. Dropping
 # steps is not the way (50 fewer cost about 0.015 nats, above); what would do it is a
 # cheaper step: a Muon whose Newton–Schulz products cost less than the steps it saves, or
-# less fixed cost per process (about 1.5 s of each process's 3 s is `torch._dynamo`, which
+# less fixed cost per process (about 1.3 s of each process's 3-4 s is `torch._dynamo`, which
 # `torch.optim` imports on first use, and which nanoGPT pays too).
 
 # %% [markdown]
