@@ -36,6 +36,7 @@ import json
 import math
 import os
 import platform
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -561,8 +562,6 @@ def _generation_item(item: dict) -> dict:
 # Chapter 9's claims, over seeds: its character model on Tiny Shakespeare retrained with another seed.
 def _words(text: str) -> list[str]:
     """Chapter 9's words: runs of three or more ASCII letters."""
-    import re
-
     return re.findall(r"[A-Za-z]{3,}", text)
 
 
