@@ -268,7 +268,8 @@ plt.show()
 # 5,000 steps of 64 × 256 characters on an A100) reaches 1.47, and its CPU recipe (4 layers,
 # 128 wide like ours, 2,000 steps of 12 × 64 characters, 1.5M characters seen) about 1.88.
 # This run sees 450 × 32 × 64 = 0.92M characters. The appendix chapter 13 comes back to that
-# CPU recipe and beats its loss from 37% of the characters it reads, in 0.34-0.38 of its wall time.
+# CPU recipe and beats its loss from 30% of the characters it reads, in under a third of its
+# wall time.
 #
 # ## Samples after training
 #

@@ -284,22 +284,33 @@ print("better than the base on every seed (worst seed below the base's best):", 
 # The benchmark `python -m mingpt_lite.bench char` (in `mingpt_lite.bench`) sets the goal:
 # reach nanoGPT's CPU-recipe validation loss (nanoGPT README's "I only have a macbook"
 # settings) in at most a third of its wall time, both runs timed as whole processes side by
-# side. The fast recipe is assembled in three steps, each a difference from nanoGPT's
+# side. The fast recipe is assembled in four steps, each a difference from nanoGPT's
 # recipe that the cell below lists:
 #
 # 1. **Fewer, larger, faster steps.** A character model this small is far from converged after
 #    nanoGPT's 2000 steps, but most of the loss drop comes early; a larger learning rate
-#    (2e-3 instead of 1e-3) with a shorter warmup and a batch of 16 gets there in 550 steps,
-#    about 37% of the characters nanoGPT's run reads. The learning rate falls along a straight
-#    line to zero rather than a cosine to 1e-4: for short runs that does at least as well
+#    (2e-3 instead of 1e-3) with a shorter warmup and a batch of 16 gets there in about a
+#    quarter of the steps. The learning rate falls along a straight line to zero rather than a
+#    cosine to 1e-4: for short runs that does at least as well
 #    ([Bergsma et al. 2025](https://arxiv.org/abs/2502.15938)), and in trial runs it was the
-#    change that lifted the unlucky seed (seed 2: 1.916 with the first recipe's cosine at
-#    3e-3, 1.901 with a linear decay at 3e-3, 1.886 at 2e-3). Fewer steps cost loss fast:
-#    with the linear decay at 2e-3, 500 steps ended at 1.889-1.901 and 450 at 1.912-1.922
-#    over seeds 0-2.
-# 2. **Keep the model's width and depth.** Four layers of width 128 is already small; a width
-#    of 96 or three layers, tried at 500 steps, ended 0.04-0.06 nats higher.
-# 3. **Switch on what the ablation supports**: rotary positions and ReLU². LayerNorm stays:
+#    change that lifted the unlucky seed (seed 2 at 550 steps: 1.916 with the first recipe's
+#    cosine at 3e-3, 1.901 with a linear decay at 3e-3, 1.886 at 2e-3).
+# 2. **Less momentum.** Adam's first moment ([Kingma & Ba 2014](https://arxiv.org/abs/1412.6980),
+#    chapter 04) averages the gradients of roughly the last 1/(1 - β1) steps: ten with
+#    nanoGPT's β1 = 0.9. In a run of a few hundred steps whose learning rate keeps falling,
+#    that average trails behind; β1 = 0.6 (about 2.5 steps) did better in every trial, by
+#    about as much as 100 extra steps. Trial runs (in-process, one thread, seeds 0 and 2, val
+#    loss): at 550 steps β1 0.9 gave 1.879 and 1.886, β1 0.8 gave 1.859 and 1.864; at 480
+#    steps β1 0.8, 0.7, 0.6 and 0.5 gave 1.887/1.893, 1.873/1.888, 1.871/1.876 and
+#    1.872/1.875; at 450 steps β1 0.6 gave 1.884, 1.877, 1.890 and 1.882 (seeds 0-3),
+#    against 1.922 and 1.921 for β1 0.9 (seeds 0 and 2, earlier trials with two threads). Other settings tried at the same
+#    time did not beat it: weight decay 0 or 0.2, β2 0.95, 15 warmup steps, a peak learning
+#    rate of 1.5e-3, 2.5e-3 or 3e-3, and zero-initialised residual projections. So the recipe
+#    takes 450 steps, 30% of the characters nanoGPT's run reads.
+# 3. **Keep the model's width and depth.** Four layers of width 128 is already small; a width
+#    of 96 or three layers, tried at 500 steps, ended 0.04-0.06 nats higher, and a 3x-wide MLP
+#    (hidden width 384; 13% faster steps) ended 0.011-0.014 higher at 550 steps.
+# 4. **Switch on what the ablation supports**: rotary positions and ReLU². LayerNorm stays:
 #    RMSNorm gained nothing in the ablation, and on a CPU `F.layer_norm` is one fused kernel
 #    while RMSNorm is not, so it made each step slower. SwiGLU, QK-norm, Muon and an untied
 #    head stay off: the table above gives none of them a gain beyond the seed spread at this
@@ -308,10 +319,11 @@ print("better than the base on every seed (worst seed below the base's best):", 
 #    77-85 ms a step against 52-56 for AdamW in trial runs on 2026-12-02).
 #
 # One change is not in the recipe but in the package, and every `relu2` model gets it: the
-# squared ReLU's backward written by hand (`grad * relu(x) * 2`, one pass) instead of
-# autograd's chain through `square` and `relu` (four passes over the (B, T, 4C) activation).
-# The bits are the same; the step was about 4% faster (53.6 against 55.7 ms, medians of six
-# alternating 25-step segments in one process).
+# squared ReLU's backward written by hand (one `addcmul`, 0 + 2 · grad · relu(x), a single
+# pass) instead of autograd's chain through `square` and `relu` (four passes over the
+# (B, T, 4C) activation). The values are the same (only the signs of zeros can differ); the
+# step was about 4% faster with two passes (53.6 against 55.7 ms, medians of six alternating
+# 25-step segments in one process), and another 1.6% with one.
 
 # %%
 nano, fast = RECIPES["nanogpt-cpu"], RECIPES["fast"]
@@ -329,11 +341,12 @@ def characters_read(recipe):
 
 print(f"characters read: nanoGPT {characters_read(nano):,}, fast {characters_read(fast):,} "
       f"({characters_read(fast) / characters_read(nano):.3f} of nanoGPT's)")
-assert characters_read(fast) < 0.4 * characters_read(nano)
+assert characters_read(fast) < characters_read(nano) / 3
 
 # %% [markdown]
-# Reading 37% of the characters is not the same as taking 37% of the time: both processes pay
-# the same fixed cost (starting Python, importing torch, loading the data; about 3.5 s here),
+# Reading 30% of the characters is not the same as taking 30% of the time: both processes pay
+# a fixed cost (starting Python, importing torch and `torch._dynamo`, loading the data; 3.5-4.7 s
+# for ours in the runs below),
 # and rotary embeddings make each step a little dearer, while a batch of 16 uses the two cores
 # a little better than nanoGPT's 12. So the goal is measured on whole processes, side by side,
 # with `python -m mingpt_lite.bench char --recipe fast --peer PATH/TO/nanoGPT --seeds 0 1 2
@@ -349,30 +362,52 @@ for run in speedrun["result"]["runs"]:
     ours, peer = run["ours"], run["peer"]
     print(f"{run['seed']:>4} {ours['val_loss']:>10.4f} {ours['wall_s']:>7.1f} {peer['val_loss']:>13.4f} "
           f"{peer['wall_s']:>7.1f} {run['ratio']:>10.3f}")
-ratios = [run["ratio"] for run in speedrun["result"]["runs"]]
+
+
 def at_or_below_nanogpt(run):
     return run["ours"]["val_loss"] <= run["peer"]["val_loss"]
 
 
-below = [at_or_below_nanogpt(run) for run in speedrun["result"]["runs"]]
-assert len(ratios) == 3 and max(ratios) < 0.4 and all(below)
-previous = speedrun["previous"]["result"]["runs"]  # the first recipe, a day earlier
-print("first recipe (fast-cosine): val", ", ".join(f"{run['ours']['val_loss']:.4f}" for run in previous),
-      "| ratio", ", ".join(f"{run['ratio']:.3f}" for run in previous))
-assert sum(at_or_below_nanogpt(run) for run in previous) == 2
+def summary(result):
+    """One line per measurement: our val loss and the time ratio of each seed."""
+    runs = result["runs"]
+    return ("val " + ", ".join(f"{run['ours']['val_loss']:.4f}" for run in runs)
+            + " | ratio " + ", ".join(f"{run['ratio']:.3f}" for run in runs))
+
+
+print("the same command again:", summary(speedrun["repeat"]))
+for earlier in speedrun["earlier"]:
+    print(f"{earlier['recipe']} ({earlier['meta']['date']}):", summary(earlier["result"]))
+# the goal, on every seed of both measurements of today's recipe
+for result in (speedrun["result"], speedrun["repeat"]):
+    assert len(result["runs"]) == 3
+    assert all(at_or_below_nanogpt(run) and run["ratio"] <= 1 / 3 for run in result["runs"])
+second, first = speedrun["earlier"]
+assert all(at_or_below_nanogpt(run) for run in second["result"]["runs"])  # the loss met ...
+assert max(run["ratio"] for run in second["result"]["runs"]) > 1 / 3  # ... but not the time
+assert sum(at_or_below_nanogpt(run) for run in first["result"]["runs"]) == 2  # seed 2 missed
 
 # %% [markdown]
-# So the goal is **half met**. The loss part holds on every seed: 1.873-1.886 against
-# nanoGPT's 1.898, where the first recipe missed on seed 2 (1.916). The time part does not:
-# 0.34-0.38 of nanoGPT's wall time, not 1/3. nanoGPT's own time moved between 86 and 96 s
-# across its three identical runs (nanoGPT has no seed option, so its runs differ only in
-# timing), and the first recipe measured 0.31-0.36 a day earlier on a machine of the same
-# kind: the ratio sits near 1/3, within this shared machine's noise, but not below it with
-# margin. Meeting it on every seed needs about 10-15% less time at the same loss. Dropping
-# steps is not the way (50 fewer cost about 0.015 nats, above); what would do it is a
-# cheaper step: a Muon whose Newton–Schulz products cost less than the steps it saves, or
-# less fixed cost per process (about 1.3 s of each process's 3-4 s is `torch._dynamo`, which
-# `torch.optim` imports on first use, and which nanoGPT pays too).
+# So the goal is **met**, on every seed, in both measurements: val 1.8807-1.8929 against
+# nanoGPT's 1.8982, in 0.27-0.32 of nanoGPT's wall time. The margins are not wide, and the text
+# should say so. In loss, seed 2 is 0.005 below nanoGPT (the val losses are the same in both
+# measurements: a seed's run is deterministic on one machine with one thread count). In time,
+# the worst ratio is 0.319, 4% under a third, and the ratio moves with the machine: within one
+# measurement nanoGPT took 98-121 s for identical runs (it has no seed option, so its runs
+# differ only in timing), and our step time moved between 60 and 73 ms. On another CPU, with
+# other kernels or thread counts, both the losses (in the third decimal) and the ratio will
+# differ; rerun the command to see yours.
+#
+# The recipe of the morning (`fast-550`: β1 0.9, 550 steps) met the loss on every seed but
+# not the time (0.34-0.38); the first recipe (`fast-cosine`) missed the loss on seed 2. What
+# closed the gap was not a faster step but fewer of them: less momentum bought about 100
+# steps, and 450 steps are 18% fewer than 550. What is left on the table: each process
+# spends about 1.3 s importing `torch._dynamo` (`torch.optim` imports it on first use;
+# nanoGPT pays it too), and in a profile of one step the matrix products run near this CPU's
+# peak and take about half of the step; most of the other half is elementwise work bound by
+# memory traffic (the MLP's activation, attention over 64 positions, the rotary turn) that a
+# compiler could fuse. `torch.compile` was not tried for the speedrun: its compile time would
+# count in the process's wall time.
 
 # %% [markdown]
 # ## What you learned
