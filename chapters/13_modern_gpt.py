@@ -331,7 +331,7 @@ for part in ("model", "train"):
     for key in sorted(set(nano[part]) | set(fast[part])):
         a, b = nano[part].get(key, "default"), fast[part].get(key, "default")
         if a != b:
-            print(f"{part:5s} {key:14s} nanoGPT: {a!s:10s} fast: {b}")
+            print(f"{part:5s} {key:14s} nanoGPT: {a!s:12s} fast: {b}")
 
 
 def characters_read(recipe):
@@ -389,9 +389,9 @@ assert sum(at_or_below_nanogpt(run) for run in first["result"]["runs"]) == 2  # 
 
 # %% [markdown]
 # So the goal is **met**, on every seed, in both measurements: val 1.8807-1.8929 against
-# nanoGPT's 1.8982, in 0.27-0.32 of nanoGPT's wall time. The margins are not wide, and the text
-# should say so. In loss, seed 2 is 0.005 below nanoGPT (the val losses are the same in both
-# measurements: a seed's run is deterministic on one machine with one thread count). In time,
+# nanoGPT's 1.8982, in 0.27-0.32 of nanoGPT's wall time. The margins are narrow. In loss,
+# seed 2 is 0.005 below nanoGPT (the val losses are the same in both measurements: a seed's
+# run is deterministic on one machine with one thread count). In time,
 # the worst ratio is 0.319, 4% under a third, and the ratio moves with the machine: within one
 # measurement nanoGPT took 98-121 s for identical runs (it has no seed option, so its runs
 # differ only in timing), and our step time moved between 60 and 73 ms. On another CPU, with
