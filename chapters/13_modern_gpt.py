@@ -303,10 +303,11 @@ print("better than the base on every seed (worst seed below the base's best):", 
 #    loss): at 550 steps β1 0.9 gave 1.879 and 1.886, β1 0.8 gave 1.859 and 1.864; at 480
 #    steps β1 0.8, 0.7, 0.6 and 0.5 gave 1.887/1.893, 1.873/1.888, 1.871/1.876 and
 #    1.872/1.875; at 450 steps β1 0.6 gave 1.884, 1.877, 1.890 and 1.882 (seeds 0-3),
-#    against 1.922 and 1.921 for β1 0.9 (seeds 0 and 2, earlier trials with two threads). Other settings tried at the same
-#    time did not beat it: weight decay 0 or 0.2, β2 0.95, 15 warmup steps, a peak learning
-#    rate of 1.5e-3, 2.5e-3 or 3e-3, and zero-initialised residual projections. So the recipe
-#    takes 450 steps, 30% of the characters nanoGPT's run reads.
+#    against 1.922 and 1.921 for β1 0.9 (seeds 0 and 2, earlier trials with two threads).
+#    Other settings tried at the same time did not beat it: weight decay 0 or 0.2, β2 0.95,
+#    15 warmup steps, a peak learning rate of 1.5e-3, 2.5e-3 or 3e-3, and zero-initialised
+#    residual projections. So the recipe takes 450 steps, 30% of the characters nanoGPT's run
+#    reads.
 # 3. **Keep the model's width and depth.** Four layers of width 128 is already small; a width
 #    of 96 or three layers, tried at 500 steps, ended 0.04-0.06 nats higher, and a 3x-wide MLP
 #    (hidden width 384; 13% faster steps) ended 0.011-0.014 higher at 550 steps.
@@ -345,10 +346,9 @@ assert characters_read(fast) < characters_read(nano) / 3
 
 # %% [markdown]
 # Reading 30% of the characters is not the same as taking 30% of the time: both processes pay
-# a fixed cost (starting Python, importing torch and `torch._dynamo`, loading the data; 3.5-4.7 s
-# for ours in the runs below),
-# and rotary embeddings make each step a little dearer, while a batch of 16 uses the two cores
-# a little better than nanoGPT's 12. So the goal is measured on whole processes, side by side,
+# a fixed cost (starting Python, importing torch and `torch._dynamo`, loading the data; 3.5-4.7
+# s for ours in the runs below), and rotary embeddings make each step a little dearer, while a
+# batch of 16 uses the two cores a little better than nanoGPT's 12. So the goal is measured on whole processes, side by side,
 # with `python -m mingpt_lite.bench char --recipe fast --peer PATH/TO/nanoGPT --seeds 0 1 2
 # --threads 2`, which runs nanoGPT's own `train.py` after ours for each seed, scores both with
 # the same estimator, and prints the ratio of wall times. The committed measurement (its
@@ -391,10 +391,10 @@ assert sum(at_or_below_nanogpt(run) for run in first["result"]["runs"]) == 2  # 
 # So the goal is **met**, on every seed, in both measurements: val 1.8807-1.8929 against
 # nanoGPT's 1.8982, in 0.27-0.32 of nanoGPT's wall time. The margins are narrow. In loss,
 # seed 2 is 0.005 below nanoGPT (the val losses are the same in both measurements: a seed's
-# run is deterministic on one machine with one thread count). In time,
-# the worst ratio is 0.319, 4% under a third, and the ratio moves with the machine: within one
-# measurement nanoGPT took 98-121 s for identical runs (it has no seed option, so its runs
-# differ only in timing), and our step time moved between 60 and 73 ms. On another CPU, with
+# run is deterministic on one machine with one thread count). In time, the worst ratio is
+# 0.319, 4% under a third, and the ratio moves with the machine: within one measurement
+# nanoGPT took 98-121 s for identical runs (it has no seed option, so its runs differ only in
+# timing), and our step time moved between 60 and 73 ms. On another CPU, with
 # other kernels or thread counts, both the losses (in the third decimal) and the ratio will
 # differ; rerun the command to see yours.
 #
