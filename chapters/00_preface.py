@@ -31,11 +31,33 @@
 # and resuming, interruption, progress output) is used and checked by its results rather than
 # rebuilt. And some of it no chapter
 # teaches at all, because it is tooling around the ideas rather than an idea: the command-line
-# training script (`mingpt_lite/train.py`), the benchmark harness (`mingpt_lite/bench/`), the
+# training script (`mingpt_lab/cli.py`), the benchmark harness (`mingpt_lab/bench/`), the
 # exercise checkers (`mingpt_lite/exercises/`) and the notebook helpers that start each
 # chapter. They are exercised by the unit tests under `tests/` (the benchmark harness only in
 # part) and by every chapter's run, but not taught. The module map at the end of this preface
 # is computed from the book's list of chapters and prints the modules that no chapter names.
+
+# %% [markdown]
+# ## Before you start
+#
+# The book assumes you can already do four things. Each comes with one primer; an afternoon
+# with the ones you are missing is enough.
+#
+# - **Python**: functions, classes, list comprehensions, f-strings, and reading a traceback.
+#   Primer: [the official Python tutorial](https://docs.python.org/3/tutorial/).
+# - **Tensors**: creating, indexing, reshaping and broadcasting PyTorch tensors, and matrix
+#   products with `@`. Primer: [PyTorch's "Tensors" tutorial](https://pytorch.org/tutorials/beginner/basics/tensorqs_tutorial.html).
+# - **Autograd and `nn.Module`**: what `loss.backward()` computes, what `.grad` holds, how a
+#   module registers its parameters, and a minimal training loop. Primer: [PyTorch's "Learn the
+#   Basics" series](https://pytorch.org/tutorials/beginner/basics/intro.html), from "Build the
+#   Neural Network" to "Optimizing Model Parameters".
+# - **Softmax and cross-entropy**: turning scores into probabilities, and why the loss is the
+#   negative log-probability of the right answer. Primer: [Dive into Deep Learning, "Softmax
+#   Regression"](https://d2l.ai/chapter_linear-classification/softmax-regression.html).
+#
+# You do not need to know transformers or attention: chapter 01 starts from a weighted average.
+# Karpathy's ["Let's build GPT"](https://www.youtube.com/watch?v=kCc8FmEb1nY) video covers the same
+# ground as chapters 01, 02 and 09 and is a good companion, not a prerequisite.
 
 # %% [markdown]
 # ## How to read it

@@ -11,6 +11,9 @@
 # %% [markdown]
 # # 1. Attention
 #
+# **The question:** how does one position of a sequence use the others, and how do we
+# know it never peeks at the future?
+#
 # A GPT reads a sequence of tokens and, at every position, guesses the next one. Each
 # position carries a vector, and the only place where one position learns anything about
 # another is **attention**. Everything else in the model (LayerNorm, the MLP, the
@@ -511,7 +514,7 @@ def future_leak_report(model, idx, t):
     grad = captured["embedding"].grad  # (B, T, C)
     return logit_change, grad[:, t + 1 :].abs().max().item(), grad[:, : t + 1].abs().max().item()
 
-
+# %%
 idx = torch.randint(0, 10, (2, 12), generator=generator)  # (B, T)
 for attention_path in ("fast", "explicit"):
     for norm in ("pre", "post", "notes-bug"):  # the three LayerNorm placements chapter 02 explains

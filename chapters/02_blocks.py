@@ -11,6 +11,9 @@
 # %% [markdown]
 # # 2. Pre-LN blocks and the whole GPT
 #
+# **The question:** what does a whole GPT add around attention, where does the
+# LayerNorm go, and where do the parameters sit?
+#
 # Chapter 01 built the one layer in which positions exchange information. A transformer
 # **block** wraps that layer together with three more pieces: a LayerNorm that keeps the
 # numbers at a sensible scale, an MLP that works on each position alone, and the
@@ -259,7 +262,7 @@ print("pre-LN block with silent sublayers == identity")
 # [Radford et al. 2019](https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf)):
 # only the copy that enters the sublayer is normalised, and the stream is left as a clean sum,
 # with one last LayerNorm at the very end of the model. The two wirings, with the sizes of the
-# comparison below ($x$ of shape (2, 5, 8), an MLP of width 32):
+# comparison below ($x$ of shape (2, 5, 8), an MLP of width $4C = 32$):
 #
 # ![Two blocks side by side. Pre-LN: the residual stream runs straight up; each sublayer branches off, passes through its LayerNorm (LN1 before attention, LN2 before the MLP) and is added back at a plus node, so the stream is never normalised inside the block. Post-LN: attention reads the stream directly and is added back, then LN1 sits on the stream itself; the MLP likewise, followed by LN2 on the stream](figures/02_pre_vs_post.svg)
 #
@@ -457,7 +460,8 @@ print(model)
 # $$N = (V + P)\,C + L\,(12C^2 + 13C) + 2C \quad (+\, VC \text{ with the head}).$$
 #
 # The number of heads does not appear: splitting $C$ into heads reshapes the same matrices.
-# minGPT prints this count without the head, and so does `GPT.num_parameters()` by default.
+# minGPT counts without the head too, and so does `GPT.num_parameters()` by default. minGPT
+# prints its count only rounded to millions (`number of parameters: 0.09M` for gpt-nano).
 
 # %%
 def count_parameters(vocab_size, block_size, n_layer, n_embd, include_head=False):
@@ -503,8 +507,8 @@ print(measured_breakdown(demo))
 # [minGPT](https://github.com/karpathy/minGPT)'s `mingpt/model.py`). Building gpt2-xl's 1.6
 # billion parameters would take over 6 GB of memory and a long wait, but counting needs only the
 # shapes: under `torch.device("meta")`, tensors have a shape and no storage, so every model
-# below is built in milliseconds. The three small presets use the sizes minGPT's own
-# examples print (vocab 3 and block 11 for the sort demo, vocab 65 and block 128 for
+# below is built in milliseconds. The three small presets use the sizes of minGPT's own
+# examples (vocab 3 and block 11 for the sort demo, vocab 65 and block 128 for
 # character-level Shakespeare); the large ones all use GPT-2's vocabulary (50,257) and
 # context (1,024), so they can be compared with each other. (The original GPT-1,
 # `openai-gpt`, had 40,478 tokens and 512 positions; at GPT-2's sizes it is the same model
@@ -512,7 +516,7 @@ print(measured_breakdown(demo))
 
 # %%
 SIZES = {"gpt-nano": (3, 11), "gpt-micro": (65, 128), "gpt-mini": (65, 128)}  # (vocab, block); others GPT-2's
-MINGPT_PRINTED = {  # minGPT's printed counts (without the head), see the reference figures
+MINGPT_COUNTED = {  # minGPT's own count (sum of numel over model.transformer, no head), exact
     ("gpt-nano", 3, 11): 85_584,
     ("gpt-micro", 65, 128): 818_048,
     ("gpt-mini", 65, 128): 2_706_624,
@@ -531,21 +535,22 @@ for name in sorted(PRESETS, key=lambda n: PRESETS[n][0] * PRESETS[n][2] ** 2):
     assert meta_model.num_parameters(include_head=True) == count_parameters(
         vocab, block, config.n_layer, config.n_embd, include_head=True)
     assert measured_breakdown(meta_model) == parameter_breakdown(vocab, block, config.n_layer, config.n_embd)
-    printed = MINGPT_PRINTED.get((name, vocab, block))
+    printed = MINGPT_COUNTED.get((name, vocab, block))
     if printed is not None:
         assert by_model == printed
     rows.append((name, config, vocab, block, by_model, printed))
 
+# %%
 print(f"{'preset':12s} {'L':>3s} {'H':>3s} {'C':>5s} {'vocab':>6s} {'block':>5s} "
-      f"{'formula = GPT':>15s} {'minGPT printed':>15s}")
+      f"{'formula = GPT':>15s} {'minGPT count':>15s}")
 for name, cfg, vocab, block, count, printed in rows:
     shown = f"{printed:,}" if printed is not None else "-"
     print(f"{name:12s} {cfg.n_layer:3d} {cfg.n_head:3d} {cfg.n_embd:5d} {vocab:6d} {block:5d} {count:15,d} {shown:>15s}")
 assert sum(printed is not None for *_, printed in rows) == 4  # all four of minGPT's figures were checked
 
 # %% [markdown]
-# The formula, the model and minGPT agree on every figure minGPT prints, and gpt-nano with
-# its head comes to minGPT's 85,728:
+# The formula, the model and minGPT's own count agree at every size, exactly; minGPT's printout
+# rounds them (0.09M, 0.82M, 2.71M, 124.44M). gpt-nano with its head comes to 85,728:
 
 # %%
 nano_with_head = count_parameters(3, 11, 3, 48, include_head=True)
@@ -597,7 +602,7 @@ print(f"gpt2: token embedding + head = {100 * vocab_share:.1f}% of {sum(gpt2_par
 #   `Block` on copied weights. The notes' block has no residual path around attention or the
 #   MLP at all: with silent sublayers it forgets its input. Chapter 06 trains it.
 # - $N = (V+P)C + L(12C^2+13C) + 2C$ matches `GPT.num_parameters()` for every preset and
-#   minGPT's printed counts.
+#   minGPT's own parameter counts.
 #
 # ## Exercises
 #

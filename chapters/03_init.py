@@ -11,6 +11,9 @@
 # %% [markdown]
 # # 3. Initialisation
 #
+# **The question:** which random numbers should a GPT start from, and how can we tell a
+# correct start from a broken one before training?
+#
 # Before the first training step every weight of the GPT is a random number, and the
 # choice of *which* random numbers decides where optimisation starts.
 # [GPT-2](https://cdn.openai.com/better-language-models/language_models_are_unsupervised_multitask_learners.pdf)
@@ -18,7 +21,8 @@
 # uses three rules:
 #
 # 1. every Linear and Embedding weight is drawn from a normal distribution with mean 0 and
-#    standard deviation 0.02; biases start at 0; LayerNorm starts as the identity (gain 1, bias 0);
+#    standard deviation 0.02; biases start at 0; LayerNorm's affine part starts as the identity
+#    (gain 1, bias 0), so the layer only normalises;
 # 2. the layers whose output is *added to the residual stream* get a smaller standard
 #    deviation, 0.02 / sqrt(2 · n_layer);
 # 3. nothing else: no layer is special by its name.
@@ -107,7 +111,7 @@ print(f"{len(biases)} bias vectors, all zero; every LayerNorm gain is 1")
 # ("a simple weight initialization of N(0, 0.02) was sufficient", because LayerNorm is used
 # throughout), GPT-2 and [BERT](https://github.com/google-research/bert) (`initializer_range`
 # 0.02) rather than something derived. A Linear layer with fan-in C fed unit-variance inputs produces outputs with standard
-# deviation 0.02 · sqrt(C): about 0.55 at GPT-2's width of 768, and only 0.23 at our width of
+# deviation $0.02\sqrt{C}$: about $0.02\sqrt{768} \approx 0.55$ at GPT-2's width, and only $0.02\sqrt{128} \approx 0.23$ at our width of
 # 128. That is fine in a pre-LN transformer because every block re-normalises its input with
 # a LayerNorm ([Ba et al. 2016](https://arxiv.org/abs/1607.06450); pre-LN placement:
 # [Xiong et al. 2020](https://arxiv.org/abs/2002.04745)), so a small weight scale never
@@ -130,7 +134,7 @@ print(f"{len(biases)} bias vectors, all zero; every LayerNorm gain is 1")
 #
 # ![The residual stream of the 24-layer GPT: the embedding enters on the left; each block's
 # attention branch (above) and MLP branch (below) ends in a residual projection with std
-# 0.02/sqrt(48) = 0.0029 whose output is added to the stream, 48 additions in all, before the
+# $0.02/\sqrt{48} \approx 0.0029$ whose output is added to the stream, 48 additions in all, before the
 # final LayerNorm and the head](figures/03_residual_stream.svg)
 #
 # First the statistics on their own, with plain random vectors:
@@ -173,6 +177,7 @@ def unscale_residual_projections(model):
             nn.init.normal_(m.weight, mean=0.0, std=0.02)
     return model
 
+# %%
 idx = torch.randint(0, config.vocab_size, (8, config.block_size), generator=g).to(device)  # (B, T)
 torch.manual_seed(0)
 unscaled = unscale_residual_projections(GPT(config)).to(device).eval()
@@ -201,9 +206,8 @@ for name, measured, branch_var in (("scaled", scaled_std, scaled_var), ("unscale
 # The prediction holds to a few percent (we assert 10%): at initialisation the branch outputs
 # are close to uncorrelated with the stream and with each other, so the stream's variance is
 # essentially the sum. "Close to" is not "exactly": at a width of 128 small random
-# correlations remain, and in the unscaled model, whose branches are large, their cross terms
-# add up to a few percent. (The same measurement with init seeds 0 to 4 gave a largest error
-# of 0.8–2.1% scaled and 2.0–4.1% unscaled, so the 10% bound is not a lucky draw.)
+# correlations remain, and their cross terms add up to a few percent. Init seeds 0 to 4 all
+# stayed inside the bound (`chapters/data/README.md`).
 #
 # The last check is the one that motivates rule 2: the final stream's size should not depend
 # on how deep the model is. We build models of 3, 6 and 12 layers (24 we already have) and
@@ -261,10 +265,9 @@ assert share["scaled"] > 10 * share["unscaled"]
 
 # %% [markdown]
 # These are numbers from one random init, so we repeated the whole measurement with init seeds
-# 0 to 4 (the same code, run outside the chapter to keep it short): the scaled model's
-# largest/smallest ratio was 1.02–1.04, the unscaled growth from 3 to 24 layers 2.99–3.29×, and
-# the embedding's share of the final variance 31.7–34.0% scaled against 0.72–0.78% unscaled. The
-# assertions (1.1, 2.0, a factor of 10) hold for every seed with room to spare.
+# 0 to 4 (the same code, run outside the chapter to keep it short; the results are in
+# `chapters/data/README.md`). The asserted bounds (within 10%, more than doubling, a factor of
+# 10) held for every seed with room to spare.
 #
 # Why should we care, given that the final LayerNorm rescales whatever arrives? Two reasons
 # visible in these numbers. First, the token and position embeddings are the only part of the
@@ -351,7 +354,7 @@ print(model.blocks[0].mlp)
 # %% [markdown]
 # Back in the 24-layer model, we can check that the marker reached exactly the right tensors
 # without trusting the marker: classify every weight matrix by its *measured* standard deviation.
-# With 16,384 or more numbers per matrix, the two targets (0.02 and 0.0029) cannot be confused.
+# With $128 \times 128 = 16{,}384$ or more numbers per matrix, the two targets (0.02 and $0.0029$) cannot be confused.
 
 # %%
 small = {name for name, p in model.named_parameters()
@@ -386,7 +389,8 @@ assert small == expected
 # the bias it assigned `module.bias = None`. In PyTorch that does not zero anything; it
 # *unregisters the parameter*. We replay it on the model of
 # [minGPT's sort demo](https://github.com/karpathy/minGPT/blob/master/demo.ipynb) (gpt-nano,
-# 3 tokens, block 11; chapter 04 builds the task itself), whose parameter count minGPT prints as 85,584.
+# 3 tokens, block 11; chapter 04 builds the task itself), which has 85,584 parameters without
+# its head by minGPT's own count (minGPT prints it rounded: `number of parameters: 0.09M`).
 
 # %%
 nano = GPTConfig.from_preset("gpt-nano", vocab_size=3, block_size=11)
@@ -416,7 +420,7 @@ assert logits.shape == (2, 11, 3) and caught == []      # runs, no error, no war
 
 # %% [markdown]
 # 1,296 parameters disappear: each of the 3 blocks loses the biases of its four Linear layers,
-# 144 + 48 + 192 + 48 = 432 = 9 · 48 numbers. The forward pass works (`nn.Linear` with no bias
+# $144 + 48 + 192 + 48 = 432 = 9 \cdot 48$ numbers. The forward pass works (`nn.Linear` with no bias
 # is a valid layer), no warning is raised, and the repr says `bias=False`, exactly what the
 # notes saw. The only traces are the parameter count and the state dict, whose bias keys are
 # gone (so a checkpoint of the buggy model would not load into a correct one). The fix is to
@@ -454,12 +458,11 @@ assert len(missing) == 4 * nano.n_layer
 #     E[loss] ≈ ln V + σ² / 2 · (1 - 1/V).
 #
 # With V = 65 (a character vocabulary like minGPT's Shakespeare demo) and n_embd = 128,
-# σ ≈ 0.23 and the expected excess is about 0.025. To score the logits we borrow `lm_loss` from
-# chapter 04, where it is built and tested; here it is nothing more than PyTorch's
-# `F.cross_entropy`, the mean of -log softmax(logits)[target] over all B · T positions (no
-# target is -1 here, so its masking plays no part). We measure on random tokens and random
+# $\sigma \approx 0.23$ and the expected excess is about $0.025$. To score the logits we borrow `lm_loss` from
+# chapter 04; here it is PyTorch's `F.cross_entropy`, the mean of -log softmax(logits)[target]
+# over all B · T positions. We measure on random tokens and random
 # targets, and assert the loss within 0.05 of ln V: twice the predicted excess, and more than ten
-# standard errors of the mean over 4,096 targets (about σ / sqrt(4096) ≈ 0.004). A wrong
+# standard errors of the mean over $4096$ targets (about $\sigma / \sqrt{4096} \approx 0.004$). A wrong
 # init would miss by far more (see the figure below).
 
 # %%
@@ -478,10 +481,10 @@ assert abs(loss - math.log(65)) < 0.05
 assert abs(loss - predicted) < 0.01
 
 # %% [markdown]
-# Over init seeds 0 to 4 the loss sat 0.022–0.032 above ln 65 and within 0.007 of the
-# prediction, inside both tolerances.
+# Over init seeds 0 to 4 (listed in `chapters/data/README.md`) the loss stayed inside both
+# tolerances.
 #
-# For the sort task's 3-token vocabulary ln 3 = 1.0986; minGPT's demo notebook prints 1.06407
+# For the sort task's 3-token vocabulary $\ln 3 \approx 1.0986$; minGPT's demo notebook prints 1.06407
 # at its first iteration, within the same tolerance (the first batch's targets are not
 # independent of the inputs, so the excess can have either sign). Our gpt-nano at init:
 
@@ -528,11 +531,12 @@ plt.show()
 #
 # ## What you learned
 #
-# - GPT-2's initialisation: Linear and Embedding weights from N(0, 0.02), biases 0, LayerNorm as
-#   the identity, checked by measuring a freshly built model rather than by reading code.
+# - GPT-2's initialisation: Linear and Embedding weights from N(0, 0.02), biases 0, LayerNorm's
+#   gain 1 and bias 0, checked by measuring a freshly built model rather than by reading code.
 # - The residual stream is the embedding plus 2 · n_layer branch outputs; their variances add,
 #   so the residual projections get std 0.02 / sqrt(2 · n_layer), and the stream's final size
-#   then no longer depends on depth (3 to 24 layers within 10%, against a 2× growth without it).
+#   then no longer depends on depth (3 to 24 layers within 10%, where without it the stream
+#   more than doubles).
 # - Marking the residual projections by *type* (`ResidualProjection`) survives renames; matching
 #   names fails silently, and so does `module.bias = None`, which deletes a parameter instead of
 #   zeroing it.

@@ -11,6 +11,9 @@
 # %% [markdown]
 # # 4. Data, loss and optimizer
 #
+# **The question:** what does the model learn from, what does it minimise, and which
+# parameters should the optimizer pull toward zero?
+#
 # The notes' mental framework puts *dataset*, *loss function* and *optimizer* in three
 # separate rows, and then observes that minGPT bundles two of them into the model: the
 # forward pass computes the loss when given targets, and the model has a
@@ -96,7 +99,7 @@ assert (y[:, : task.length - 1] == IGNORE_INDEX).all()                     # the
 #
 # The first five targets would ask the model to predict the *next digit of the problem*,
 # and the problem's digits are random. No model can do much better than a uniform guess
-# there, which costs about ln 3 ≈ 1.10 per position. We can see the effect without training
+# there, which costs about $\ln 3 \approx 1.10$ per position. We can see the effect without training
 # anything: an "oracle" that sorts perfectly (a huge logit on the right digit at every answer
 # position) and guesses uniformly on the problem.
 
@@ -183,7 +186,7 @@ assert lite_a == lite_b == here
 # %% [markdown]
 # The split has the properties a split needs. Every problem is in exactly one split; the test
 # share is close to 25% (a hash threshold gives 25% in expectation, so for 729 problems we
-# accept anything within three binomial standard deviations, ±35); and sampled batches never
+# accept anything within three binomial standard deviations, $\pm 3\sqrt{729 \cdot 0.25 \cdot 0.75} \approx \pm 35$); and sampled batches never
 # leave their split:
 
 # %%
@@ -311,10 +314,12 @@ print(f"gradient at ignored positions: max |g| = {grad[:, :task.length - 1].abs(
 #
 # Adam keeps two running averages per parameter, of the gradient (m) and of its square (v),
 # and steps by m / sqrt(v): a per-parameter step size that does not depend on the gradient's
-# scale. AdamW adds *decoupled* weight decay: each step first shrinks the parameter by the
-# factor (1 − lr · weight_decay), independently of the gradient
-# ([Loshchilov & Hutter 2019](https://arxiv.org/abs/1711.05101); classic L2 regularisation
-# instead adds wd · p to the gradient, which Adam's normalisation then distorts). Adam itself is
+# scale. AdamW adds *decoupled* weight decay: the parameter is shrunk directly, independently of
+# the gradient ([Loshchilov & Hutter 2019](https://arxiv.org/abs/1711.05101); classic L2
+# regularisation instead adds wd · p to the gradient, which Adam's normalisation then
+# distorts). The paper also keeps its decay rate λ apart from Adam's step size α (both follow
+# the schedule's multiplier). PyTorch's `AdamW`, which minGPT and nanoGPT use and so do we,
+# couples them: each step shrinks the parameter by the factor (1 − lr · weight_decay). Adam itself is
 # [Kingma & Ba 2014](https://arxiv.org/abs/1412.6980). One step written out, for one tensor:
 
 # %%
@@ -384,7 +389,8 @@ assert abs(decayed - (1 - 1e-2 * 0.1) ** 100) < 1e-5 and kept == 1.0
 
 # %% [markdown]
 # At nanoGPT's GPT-2 settings (peak lr 6e-4, weight decay 0.1, 600,000 steps) a row that is
-# never looked up halves every ln 2 / (6e-4 · 0.1) ≈ 11,600 steps at the peak learning rate. Rows that are looked up do get
+# never looked up shrinks by that factor at every one of those steps (how much of it survives
+# a long run is exercise 4.3). Rows that are looked up do get
 # pushed back, but for rare tokens the pull never stops. minGPT therefore decays only Linear
 # weights (`configure_optimizers` in [its `model.py`](https://github.com/karpathy/minGPT/blob/master/mingpt/model.py));
 # [nanoGPT](https://github.com/karpathy/nanoGPT) uses a shorter rule, "decay every parameter with two or more dimensions",
@@ -439,9 +445,10 @@ for (tied, rule), ((n_d, p_d), (n_n, p_n)) in counts.items():
 # - **Untied, minGPT's rule**: 13 decayed tensors (the four Linear weights of each of the 3
 #   blocks, plus the head) with 83,088 parameters; 28 tensors with 2,640 parameters are not
 #   decayed (12 Linear biases, 12 LayerNorm tensors in the blocks, the final LayerNorm's 2, and
-#   the 2 embedding tables). These are the numbers minGPT itself prints for this model.
+#   the 2 embedding tables). minGPT's `configure_optimizers` builds exactly these groups but
+#   prints neither count (nanoGPT's prints both); the next cell asserts them.
 # - **Untied, dim rule**: the only difference is that the two embedding tables (3 × 48 token
-#   rows and 11 × 48 positions, 672 parameters) move to the decay group. The head was already
+#   rows and 11 × 48 positions, $3 \cdot 48 + 11 \cdot 48 = 672$ parameters) move to the decay group. The head was already
 #   decayed by both rules, since it is a Linear weight *and* a matrix.
 # - **Tied**: the head and the token embedding are one tensor, counted once in every row
 #   (the model's total is 144 smaller than untied). Under minGPT's rule that tensor has two owners
@@ -481,6 +488,8 @@ for name, size_config in sizes.items():
     shares[name] = (decayed_mingpt / total, embeddings / total, 1 - (decayed_mingpt + embeddings) / total)
     print(f"{name.replace(chr(10), ', '):33s} {total:>12,d} params: Linear weights {shares[name][0]:.1%}, "
           f"embeddings {shares[name][1]:.1%}, biases and LayerNorm {shares[name][2]:.1%}")
+assert all(share[2] < 0.03 for share in shares.values())                     # never-decayed: under 3% ...
+assert shares["gpt2, tied head\nV=50257, T=1024"][2] < 0.01                  # ... and under 1% at GPT-2's size
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -501,7 +510,8 @@ plt.show()
 
 # %% [markdown]
 # At GPT-2 size the two rules disagree about almost a third of the model. Biases and LayerNorm
-# parameters, the part both rules agree never to decay, stay well under 1% at every size.
+# parameters, the part both rules agree never to decay, are under 3% of the model at every size
+# and under 1% at GPT-2's: the largest share is the smallest model's.
 #
 # Finally, the optimizer the trainer will use. `configure_adamw` is `torch.optim.AdamW` over
 # these two groups, with minGPT's demo settings as defaults (lr 5e-4, betas (0.9, 0.95), weight

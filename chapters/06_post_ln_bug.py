@@ -58,7 +58,7 @@
 # - Chapter 5's `Trainer` trains every model here, and its `on_after_backward` callback is what
 #   we use to record gradients.
 #
-# New here is one call from the package's `mingpt_lite.experiments`, which trains a chapter's
+# New here is one call from the package's `mingpt_lab.experiments`, which trains a chapter's
 # models side by side (more on it below).
 #
 # The three wirings, read off `Block.forward` in `mingpt_lite/blocks.py`:
@@ -83,10 +83,10 @@ import matplotlib.pyplot as plt
 import torch
 
 from mingpt_lite.data import SortTask, sort_accuracy
-from mingpt_lite.experiments import (HIGH_LR, NORM_DEEP, mean_profile, norm_deep_run, norm_model, norm_run,
+from mingpt_lab.experiments.norms import (HIGH_LR, NORM_DEEP, mean_profile, norm_deep_run, norm_model, norm_run,
                                      record_block_gradients, run_many)
 from mingpt_lite.loss import lm_loss
-from mingpt_lite.notebook import start_chapter
+from mingpt_lite.notebook import spread, start_chapter
 
 device = start_chapter(seed=3407)
 # One colour per variant, in every plot of this chapter and in the diagram above
@@ -111,25 +111,19 @@ assert all(torch.equal(same_start[0][k], s[k]) for s in same_start[1:] for k in 
 print(inspect.signature(norm_run))
 
 # %% [markdown]
-# One run of 2,000 steps takes about 40 seconds of one CPU core, and one run is one sample. A
-# training run is chaotic: the same seed on another CPU, whose floating-point rounding differs in
-# the last bits, or with another number of threads, drifts to different numbers after a few
-# dozen steps. So the three variants were trained with five seeds (3407, 0, 1, 2, 3) under
-# three settings: one thread with the vectorised kernels PyTorch picks on the recording machine
-# (AVX-512), one thread with its portable kernels (`ATEN_CPU_CAPABILITY=default`, standing in
-# for another CPU), and two threads with the vectorised kernels. That is 45 runs, far more than
-# this chapter's two minutes allow, so they were made with a resumable command (`run_many`
-# trains them side by side, one per core, and adds each batch of results to the file as it
-# finishes) and the results are committed as data. The file records each command, the machine,
-# the kernels and the date; each run's summary holds its loss curve (50-step means), its mean
-# loss over steps 1500-1999 and its accuracy on every test problem. The deep runs further down
-# are cheap enough to train live.
+# One run is one sample, and a training run is chaotic: the same seed on another CPU, or with
+# another number of threads, drifts to different numbers after a few dozen steps (chapter 5).
+# So the three variants were trained with five seeds (3407, 0, 1, 2, 3) under three settings: one
+# thread with the vectorised kernels (AVX-512), one thread with the portable kernels
+# (`ATEN_CPU_CAPABILITY=default`, standing in for another CPU), and two threads with the
+# vectorised kernels. That is more than this chapter's two minutes allow, so the runs are
+# committed as data (`chapters/data/README.md` says how). Each run's summary holds its loss curve
+# (50-step means), its mean loss over steps 1500-1999 and its accuracy on every test problem.
+# The deep runs further down are cheap enough to train live.
 
 # %%
 seed_data = json.loads(SEEDS_FILE.read_text())
-for about in seed_data["about"]:
-    print(f"{about['command']}\n    {about['cpu']}, torch {about['torch']}, kernels {about['cpu_capability']}, "
-          f"{about['date']}")
+print("recorded on:", sorted({f"{a['cpu']}, torch {a['torch']}, {a['date']}" for a in seed_data["about"]}))
 
 SEEDS = (3407, 0, 1, 2, 3)
 demo = {}   # (setting, seed) -> {variant: summary}; a setting is (kernels, threads)
@@ -146,7 +140,7 @@ assert len(demo) == len(settings) * len(SEEDS) and len(settings) >= 3
 # ## The curves
 #
 # Each step's loss comes from one batch, so the curves are 50-step means. The bold lines are
-# seed 3407 with one thread and the vectorised kernels; the faint ones are the other 14 runs of
+# seed 3407 with one thread and the vectorised kernels; the faint ones are the other runs of
 # each variant. The two columns from the notes are drawn as crosses at iterations 1500-1900:
 # minGPT's (what "correct" looked like) in pre-LN's colour, since minGPT's block is pre-LN, and
 # the notes' own in the notes' colour.
@@ -227,12 +221,14 @@ print(f"the notes' block sorted fewer test problems than both others in {fewer} 
 # %%
 assert all(runs[n]["test_accuracy"] >= 0.98 for runs in pairs for n in ("pre", "post"))
 assert fewer >= 0.8 * len(pairs) and median["notes-bug"] < min(median["pre"], median["post"])
+assert fewer == len(pairs) - 1                       # one exception, named in the text below
 
 # %% [markdown]
-# Pre-LN and post-LN sorted at least 98.5% of the test problems in every run (100% in most of
-# them). The notes' block sorted fewer than both in 14 of the 15 paired runs (median 95.9%); the
-# exceptions are its seed 2, which on the portable kernels sorted every test problem and with
-# two threads, never having left the uniform guess, sorted none. A loss of 0.15 per answer token is not a model that knows nothing (that would be
+# Pre-LN and post-LN sorted at least 98% of the test problems in every run (100% in most of
+# them). The notes' block sorted fewer than both in all paired runs but one (its median is
+# printed above). The exception is its seed 2 on the portable kernels, which sorted every test
+# problem. The same seed with two threads never left the uniform guess and sorted none, which
+# counts as fewer. A loss of 0.15 per answer token is not a model that knows nothing (that would be
 # ln 3 ≈ 1.1); it is a model that is unsure, and sometimes wrong, about some answers.
 #
 # ## Why the notes' block hurts: the residual path, not the LayerNorm
@@ -323,9 +319,8 @@ assert all(final[name] < 0.5 for name in final if name != "post, 12 layers")    
 # warmup (or a smaller learning rate) when deep.
 #
 # As with any training outcome, these runs were repeated with the five seeds on both of
-# PyTorch's CPU kernel paths (the vectorised ones and the portable ones), with the same
-# resumable command as the demo runs above (`--only deep`), and the results are in the same
-# file. The last-50-step loss of each model over every committed 200-step run:
+# PyTorch's CPU kernel paths, and the results are in the same file. The last-50-step loss of
+# each model over every committed 200-step run:
 
 # %%
 def seed_runs(name, steps=None):
@@ -334,15 +329,10 @@ def seed_runs(name, steps=None):
             if r["item"]["kind"] == "deep" and r["item"]["name"] == name and steps in (None, r["item"]["max_iters"])}
 
 
-def spread(values):
-    """'min-max (n)' of a list of numbers."""
-    return f"{min(values):.3g}-{max(values):.3g} ({len(values)} runs)"
-
-
 deep_finals = {name: [r["final_loss"] for r in seed_runs(name, steps=200).values()] for name in NORM_DEEP}
 for name, values in deep_finals.items():
     kernels = sorted({k for _, k, _ in seed_runs(name, steps=200)})
-    print(f"{name:>24}: mean loss of the last 50 steps {spread(values)}, kernels {kernels}")
+    print(f"{name:>24}: mean loss of the last 50 steps {spread(values, count=True)}, kernels {kernels}")
 
 # %%
 assert all(len(values) >= 10 for values in deep_finals.values())
@@ -353,12 +343,10 @@ six = deep_finals["post, 6 layers"]
 assert sum(value < 0.5 for value in six) >= 0.8 * len(six)                                  # usually learns
 
 # %% [markdown]
-# Over every committed run (the five seeds on both kernel paths of this machine, plus older runs
-# of seed 3407, and seed 0 for the 3-layer model, from a machine with AVX2 kernels), the 12-layer
-# post-LN model without warmup ended at the uniform guess every time (1.099-1.101), and the
-# 3-layer post-LN (0.05-0.11), the warmed-up 12-layer post-LN (0.11-0.22) and the 12-layer pre-LN
-# (0.10-0.39) learned every time. The 6-layer post-LN learned in 9 of 11 runs; with seed 3 it
-# collapsed to ln 3 on both kernel paths. So "fine when shallow" holds at 3 layers, and at 6
+# Over every committed run, the 12-layer post-LN model without warmup ended at the uniform guess
+# every time, and the 3-layer post-LN, the warmed-up 12-layer post-LN and the 12-layer pre-LN
+# learned every time (the ranges are printed above). The 6-layer post-LN learned in most runs;
+# with seed 3 it collapsed to ln 3 on both kernel paths. So "fine when shallow" holds at 3 layers, and at 6
 # layers it is already a matter of the seed; the assertions above say exactly that.
 #
 # ### Where the gradient goes
@@ -392,11 +380,17 @@ plt.show()
 # and both come from one fact about LayerNorm: its backward pass divides by the standard deviation
 # of its input. If `y = LN(z)` and `z` has standard deviation `s`, then `dL/dz` is about `dL/dy / s`.
 #
+# > **Exercise 6.2, before you read on (predict).** Which single parameter of post-LN's 12-layer
+# > block 1 has the largest gradient norm at step 0, dwarfing the same parameter in block 2? Write
+# > down your guess, then measure it (one backward pass of `norm_model("post", 12)`, in eval mode,
+# > on a training batch) and check its name as `block.named_parameters()` spells it, e.g.
+# > `check("6.2", "attn.qkv.weight")`. The next paragraph gives the answer.
+#
 # 1. **Post-LN's block 1 gets several times the gradient of the blocks above it.** Every other
 #    block's input is the output of a LayerNorm (standard deviation 1). Block 1's input is the raw
 #    embedding, token plus position, each drawn with standard deviation 0.02. Block 1's first
 #    LayerNorm divides by that small number, so the gradient reaching attention's *output* in
-#    block 1 is about 1/0.03 ≈ 30 times that of any other block. For attention's weights this is
+#    block 1 is about $1/0.03 \approx 30$ times that of any other block. For attention's weights this is
 #    cancelled, because a weight's gradient is its (equally small) input times that gradient; but
 #    a bias has no input to multiply by. The gradient of block 1's attention output bias
 #    (`attn.residual_proj.bias`) carries the difference.
@@ -425,7 +419,7 @@ def step0(norm, seed):
     return dict(profile=profile, bias_ratio=bias_ratio, final_norm_input_std=seen["std"].item(),
                 embedding_std=embedding_std)
 
-
+# %%
 at_init = {(norm, seed): step0(norm, seed) for norm in ("post", "pre") for seed in SEEDS}
 post, pre = [[at_init[norm, s] for s in SEEDS] for norm in ("post", "pre")]
 block1_over_rest = [r["profile"][0] / (sum(r["profile"][1:]) / 11) for r in post]
@@ -442,15 +436,16 @@ assert all(2 < r < 10 for r in block1_over_rest) and all(r > 10 for r in bias_ra
 assert all(5 < r < 50 for r in pre_over_post)
 
 # %% [markdown]
-# Both explanations check out on all five seeds: post-LN's block 1 gets 3-5 times the others'
-# gradient, almost all of it in the bias of attention's output projection (tens of times block
-# 2's), and pre-LN's blocks get 14-19 times post-LN's, close to one over the standard deviation of
-# the stream (about 0.033) that its final LayerNorm divides by. Neither is a problem at step 0; Adam (chapter 4) divides each parameter's
+# Both explanations check out on all five seeds (asserted above): post-LN's block 1 gets between
+# 2 and 10 times the others' gradient, almost all of it in the bias of attention's output
+# projection (more than 10 times block 2's), and pre-LN's blocks get between 5 and 50 times
+# post-LN's, close to one over the standard deviation of the stream (printed above) that its final
+# LayerNorm divides by. Neither is a problem at step 0; Adam (chapter 4) divides each parameter's
 # step by the size of its recent gradients anyway.
 #
 # Forty steps later at the high learning rate, the post-LN model without warmup has cut itself
-# in two: the gradient reaching the lowest blocks is at least one and up to twelve orders of
-# magnitude below the top blocks' (over the committed runs, below).
+# in two: the gradient reaching the lowest blocks is at least an order of magnitude below the top
+# blocks' (over the committed runs, below).
 # The blocks near the input no longer learn, the ones near the output can no longer see the input,
 # and the best they can do is the uniform guess. Pre-LN's and the warmed-up post-LN's lowest blocks
 # still receive gradients as large as (here larger than) their top blocks'.
@@ -465,14 +460,14 @@ for name in watch:
 # %%
 ratios_40 = {name: [r["ratio_40"] for r in seed_runs(name).values()] for name in watch}
 for name in watch:
-    print(f"{name:>24}: top/bottom at steps 40-49 {spread(ratios_40[name])}")
+    print(f"{name:>24}: top/bottom at steps 40-49 {spread(ratios_40[name], count=True)}")
 
 # %% [markdown]
-# Over the committed runs (13 or 14 per 12-layer model: the five seeds on both kernel paths of this
-# machine, and older runs from the AVX2 machine, some only 50 steps long, which is enough for
-# steps 40-49), post-LN's bottom block without warmup gets 44 to 1.6e12 times less gradient than
-# its top at steps 40-49. The cut is always more than an order of magnitude, but its size varies
-# over ten orders of magnitude from run to run, so no single factor is a fact about post-LN. With
+# Over the committed runs (the five seeds on both kernel paths of this machine, and runs from
+# another machine, some only 50 steps long, which is enough for steps 40-49), post-LN's bottom
+# block without warmup gets far less gradient than its top at steps 40-49. The cut is always more
+# than an order of magnitude, but its size varies by many orders of magnitude from run to run
+# (the range is printed above), so no single factor is a fact about post-LN. With
 # warmup (top/bottom 0.03-0.07) and in pre-LN (0.007-0.21), the bottom block gets *more* gradient
 # than the top in every run. That is what is asserted, for this run and for every committed one:
 # without warmup the top gets at least 10 times the bottom's gradient; with warmup or pre-LN,
@@ -519,7 +514,7 @@ def branch_to_stream(model, x):
             hook.remove()
     return torch.tensor(sizes)
 
-
+# %% tags=["nbval-ignore-output"]
 def branch_sizes(name, seed, steps=20):
     """branch_to_stream of NORM_DEEP[name] at initialisation and after `steps` steps at the high learning rate."""
     from mingpt_lite.trainer import Trainer, TrainerConfig
@@ -531,7 +526,7 @@ def branch_sizes(name, seed, steps=20):
     Trainer(model, task, config).train()
     return before, branch_to_stream(model, probe)
 
-
+# %% tags=["nbval-ignore-output"]
 # Twenty steps are cheap, so this runs live for all five seeds.
 probe, _ = task.get_batch("train", 256, torch.Generator(device=device).manual_seed(0))
 POST_12 = ("post, 12 layers", "post, 12 layers, warmup")
@@ -550,6 +545,10 @@ for seed in SEEDS:
     assert warm < without / 3         # warmup: still small
 
 # %% [markdown]
+# > **Exercise 6.3, before you read on (explain).** In two or three sentences, using the
+# > branch-to-stream measurement above: what does warmup change in the first twenty steps, and
+# > why does that keep the gradient reaching block 1? The next paragraph gives the answer.
+#
 # That is the mechanism, measured: without warmup the sublayers' outputs outgrow the stream
 # within twenty steps, the LayerNorms after them then squeeze the skip path at every block, and
 # the gradient to the lower blocks fades away. Warmup keeps the first steps small, so the
@@ -595,12 +594,12 @@ for seed in SEEDS:
 #
 # ### Exercise 6.2 (predict): which parameter carries block 1's extra gradient?
 #
-# Before measuring, predict which single parameter of post-LN's 12-layer block 1 has the largest
-# gradient norm at step 0 (it dwarfs the same parameter in block 2). Then measure it (one backward
-# pass of `norm_model("post", 12)`, in eval mode, on a training batch) and check its name as
-# `block.named_parameters()` spells it, e.g. `check("6.2", "attn.qkv.weight")`.
+# Asked in the section on gradients at step 0, before its answer: predict which single parameter
+# of post-LN's 12-layer block 1 has the largest gradient norm at step 0, then measure it and
+# `check("6.2", name)`.
 #
 # ### Exercise 6.3 (explain): why does warmup rescue the 12-layer post-LN model?
 #
-# In two or three sentences, using the branch-to-stream measurement above: what does warmup
-# change in the first twenty steps, and why does that keep the gradient reaching block 1?
+# Asked after the branch-to-stream measurement, before its answer: in two or three sentences,
+# what does warmup change in the first twenty steps, and why does that keep the gradient reaching
+# block 1?

@@ -51,6 +51,7 @@ import torch.nn.functional as F
 
 from mingpt_lite import GPT, GPTConfig
 from mingpt_lite.data import CharDataset, SortTask, sort_accuracy
+from mingpt_lite.device import synchronize
 from mingpt_lite.generation import cached_logits, filter_logits, generate, repeated_share as package_repeated_share, sample_next
 from mingpt_lite.notebook import start_chapter
 from mingpt_lite.trainer import Trainer, TrainerConfig
@@ -62,16 +63,16 @@ device = start_chapter(seed=0)
 #
 # The sort model is gpt-nano on minGPT's demo task (six digits from {0, 1, 2}), trained with a
 # higher learning rate than the demo and a cosine decay, which reaches 100% in a few hundred
-# steps instead of 2,000 (chapter 5 compares the recipes). We check it on every problem of the
-# test split, none of which it saw in training. (This run solves all of them; over the 15
-# retrained runs committed below, greedy decoding solved all of them in 14 and 99.5% in one,
-# so the assertion asks for 99%.)
+# steps instead of the demo's 2,000 (chapter 5 compares the recipes). We check it on every problem
+# of the test split, none of which it saw in training. Over the 15 retrained runs committed
+# below, greedy decoding never solved fewer than 99% of them, so that is what is asserted.
 
 # %%
 sort_task = SortTask(length=6, num_digits=3)
 sort_model = GPT(GPTConfig.from_preset("gpt-nano", vocab_size=sort_task.vocab_size,
                                        block_size=sort_task.block_size, dropout=0.0))
-fast = dict(batch_size=64, learning_rate=5e-3, lr_schedule="cosine", warmup_iters=50, seed=0, progress=False)
+fast = dict(batch_size=64, learning_rate=5e-3, lr_schedule="cosine", warmup_iters=50, seed=0, progress=False,
+            device=device)
 Trainer(sort_model, sort_task, TrainerConfig(max_iters=500, **fast)).train()
 
 test_problems = sort_task.all_problems("test").to(device)                 # (N, 6): every test problem
@@ -85,17 +86,17 @@ print(f"greedy accuracy {sort_test_accuracy:.4f}")
 assert sort_test_accuracy >= 0.99
 
 # %% [markdown]
-# The character model reads the offline default corpus (Python's own documentation topics,
-# about 465k characters; chapter 9 explains it) in windows of 32 characters. Two layers, 96
-# wide, 300 steps: enough to learn spelling-like statistics, not enough to be good.
+# The character model reads Tiny Shakespeare, which ships with the package (chapter 9 trains a
+# larger model on it), in windows of 32 characters. Two layers, 96 wide, 300 steps: enough to
+# learn spelling-like statistics, not enough to be good.
 
 # %%
-text = CharDataset.default(block_size=32)
+text = CharDataset.from_corpus("tinyshakespeare", block_size=32, device=device)           # the text lives where the model trains
 char_model = GPT(GPTConfig(vocab_size=text.vocab_size, block_size=32, n_layer=2, n_head=4,
                            n_embd=96, dropout=0.0))
 char_trainer = Trainer(char_model, text, TrainerConfig(max_iters=300, batch_size=32, learning_rate=3e-3,
                                                        lr_schedule="cosine", warmup_iters=40, seed=0,
-                                                       progress=False, eval_iters=8))
+                                                       progress=False, eval_iters=8, device=device))
 char_trainer.train()
 char_val_loss = char_trainer.evaluate(["val"])["val_loss"]
 print(f"vocabulary {text.vocab_size} characters, a uniform guess: ln {text.vocab_size} = {math.log(text.vocab_size):.2f}")
@@ -103,8 +104,8 @@ print(f"vocabulary {text.vocab_size} characters, a uniform guess: ln {text.vocab
 # %% [markdown]
 # The validation loss depends on the exact training run, which differs between machines in its
 # last bits and then drifts (chapter 5), so it is printed in a cell the tests do not compare,
-# and the claim we need, far below a uniform guess, is asserted. (The recorded run reaches
-# about 2.0 nats, 0.43 x ln V; the assertion allows 0.6 x ln V.)
+# and the claim we need, far below a uniform guess, is asserted: below 0.6 x ln V, in this run
+# and in every committed run below.
 
 # %% tags=["nbval-ignore-output"]
 print(f"validation loss {char_val_loss:.2f} = {char_val_loss / math.log(text.vocab_size):.2f} x ln V")
@@ -118,7 +119,7 @@ assert char_val_loss < 0.6 * math.log(text.vocab_size)
 #
 # Generation starts from the model's logits at the last position of the context: one score
 # per vocabulary entry, turned into probabilities by a softmax. Here is the distribution of
-# the next character after the prompt `"The for"`:
+# the next character after the prompt `"And the "`:
 
 # %% tags=["nbval-ignore-output"]
 def encode(s):
@@ -127,7 +128,7 @@ def encode(s):
 
 char_model.eval()
 with torch.no_grad():
-    logits = char_model(encode("The for"))[:, -1]          # (1, V): scores for the next character
+    logits = char_model(encode("And the "))[:, -1]         # (1, V): scores for the next character
 probs = logits.softmax(-1)[0]
 top = probs.topk(5)
 print(" ".join(f"{text.chars[i]!r}:{p:.2f}" for p, i in zip(top.values.tolist(), top.indices.tolist())))
@@ -164,11 +165,11 @@ assert all(a < b for a, b in zip(entropies, entropies[1:]))     # true for any l
 shown = probs.topk(12).indices                            # the 12 likeliest characters at T = 1
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for k, t in enumerate([0.5, 1.0, 2.0]):
-    p = (logits[0] / t).softmax(-1)[shown]
+    p = (logits[0] / t).softmax(-1)[shown].cpu()          # matplotlib reads host memory
     ax.bar(torch.arange(12) + (k - 1) * 0.27, p, width=0.27, label=f"T = {t}")
 ax.set_xticks(range(12), [{" ": "␣", "\n": "\\n"}.get(text.chars[i], text.chars[i]) for i in shown.tolist()])
 ax.set_ylabel("probability")
-ax.set_title('next character after "The for"')
+ax.set_title('next character after "And the "')
 ax.legend()
 plt.show()
 
@@ -209,21 +210,20 @@ assert torch.equal(filter_logits(logits, top_k=10_000), logits)   # k > vocabula
 
 # %% [markdown]
 # How many characters does top-p = 0.9 keep? It depends on how sure the model is. After
-# `"The for"` several continuations are plausible; after `"the functio"` almost only `n` is:
+# `"And the "` many continuations are plausible; after `"thoug"` almost only `h` is:
 
 # %%
 with torch.no_grad():
-    unsure = char_model(encode("The for"))[:, -1]
-    sure = char_model(encode("the functio"))[:, -1]
+    unsure = char_model(encode("And the "))[:, -1]
+    sure = char_model(encode("thoug"))[:, -1]
 kept_unsure = torch.isfinite(filter_logits(unsure, top_p=0.9)).sum().item()
 kept_sure = torch.isfinite(filter_logits(sure, top_p=0.9)).sum().item()
 
 # %% tags=["nbval-ignore-output"]
-print(f'top-p 0.9 keeps {kept_unsure} characters after "The for", {kept_sure} after "the functio"')
+print(f'top-p 0.9 keeps {kept_unsure} characters after "And the ", {kept_sure} after "thoug"')
 
 # %% [markdown]
-# The exact counts depend on the trained model (the recorded run keeps 11 characters after
-# "The for" and 4 after "the functio"); that the sure context keeps fewer is asserted:
+# The exact counts depend on the trained model; that the sure context keeps fewer is asserted:
 
 # %%
 assert kept_sure < kept_unsure
@@ -261,13 +261,13 @@ for name, acc in rows.items():
 # seeds under three settings (one thread with the vectorised kernels, one with the portable
 # kernels, two threads with the vectorised kernels), with a resumable command whose results,
 # with the command, machine and date, are committed as data; `generation_outcomes(seed)` in
-# `mingpt_lite.experiments` repeats this chapter's recipe for one seed:
+# `mingpt_lab.experiments` repeats this chapter's recipe for one seed:
 
 # %%
 GENERATION_SEEDS = json.loads(Path("data/07_generation_seeds.json").read_text())
-for about in GENERATION_SEEDS["about"]:
-    print(f"{about['command']}\n    {about['cpu']}, torch {about['torch']}, kernels {about['cpu_capability']}, {about['date']}")
+print("recorded on:", sorted({f"{a['cpu']}, torch {a['torch']}, {a['date']}" for a in GENERATION_SEEDS["about"]}))
 seed_results = [run["result"] for run in GENERATION_SEEDS["runs"]]
+assert len(seed_results) == 15                     # five seeds x three settings
 print(f"{len(seed_results)} runs")
 for t in ("1.0", "2.0", "4.0"):
     values = [r["sampled_accuracy"][t] for r in seed_results]
@@ -275,13 +275,13 @@ for t in ("1.0", "2.0", "4.0"):
 print(f"greedy: {min(r['greedy_accuracy'] for r in seed_results):.4f}-{max(r['greedy_accuracy'] for r in seed_results):.4f}")
 
 # %% [markdown]
-# Over the 15 runs (five seeds, three settings) greedy decoding solved 99.5-100% of the test
-# problems and sampling at T = 1 the same; T = 2 gave 0.94-0.97 and T = 4 gave 0.53-0.64. So
-# the sampled accuracies move by several points between runs, and only what every run satisfies
+# Over the 15 runs (five seeds, three settings) greedy decoding solved at least 99% of the test
+# problems, and sampling at T = 1 about the same; T = 2 gave 0.94-0.97 and T = 4 gave 0.55-0.69.
+# So the sampled accuracies move by several points between runs, and only what every run satisfies
 # is asserted: greedy decoding solves at least 99% of the test problems, top-k 1 at any
 # temperature *is* greedy decoding (the very same tokens), and accuracy falls as the
 # temperature rises. The same runs also back the character model's bound above: its validation
-# loss was 0.41-0.43 of ln V in every run.
+# loss was 0.52-0.53 of ln V in every run.
 
 # %%
 assert greedy_acc >= 0.99 and torch.equal(top1_out, greedy_out)
@@ -325,8 +325,8 @@ for name in settings:
 
 # %% [markdown]
 # The samples themselves come from a trained model and differ between machines. Over the 15
-# committed runs, greedy decoding repeated itself in 83-98% of its 10-character windows and the
-# sampled texts in at most 12%; the assertion asks for a gap of 20 points, in this run and in
+# committed runs, greedy decoding repeated itself in far more of its 10-character windows than the
+# sampled texts did (the ranges are in the data file); the assertion asks for a gap of 20 points, in this run and in
 # every committed one.
 
 # %%
@@ -391,7 +391,7 @@ for n in (64, 255, 1023):
 # concatenation at every step. We take a 24-character sequence and a 5-character prompt:
 
 # %%
-ids = encode("The for statement is use")                    # (1, 24)
+ids = encode("First Citizen:\nBefore w")                   # (1, 24)
 B, T = ids.shape
 prefill = 5
 cache = char_model.new_kv_cache(B, T)
@@ -472,7 +472,7 @@ print(f"wrong position: difference {wrong_diff:.2f}")
 # %% [markdown]
 # The first number is rounding: it changes with the thread count and the CPU's kernels
 # (between 2.9e-6 and 4.3e-6 in the runs we measured), so it is not compared, only bounded. The
-# bound, `atol = rtol = 1e-5`, allows about a hundred float32 roundings (2^-23 ≈ 1.2e-7 each)
+# bound, `atol = rtol = 1e-5`, allows about a hundred float32 roundings ($2^{-23} \approx 1.2 \times 10^{-7}$ each)
 # of logits of size 10, at least twice what we measured; a real mistake is nothing like it: the
 # wrong position moves the logits by about 1.5, over 10^5 times more.
 
@@ -490,7 +490,7 @@ print("cached == full recompute within 1e-5; the wrong position is over 1000x fu
 # 32 tokens and recomputing them for each further token.
 
 # %%
-prompts = torch.stack([text.encode(s) for s in ("The ", "for ", "def ", "in t")]).to(device)   # (4, 4)
+prompts = torch.stack([text.encode(s) for s in ("The ", "And ", "KING", "What")]).to(device)   # (4, 4)
 with_cache = generate(char_model, prompts, 100, use_cache=True)        # 104 tokens: crosses block_size 32
 without = generate(char_model, prompts, 100, use_cache=False)
 assert with_cache.shape == (4, 104) and torch.equal(with_cache, without)
@@ -499,7 +499,8 @@ assert with_cache.shape == (4, 104) and torch.equal(with_cache, without)
 # ### What the cache costs in memory
 #
 # Per sequence, the cache holds 2 (keys and values) × layers × positions × width numbers. For
-# our small model that is nothing; for GPT-2 (12 layers, 768 wide, 1,024 positions) it is 72 MiB
+# our small model that is nothing; for GPT-2 (12 layers, 768 wide, 1,024 positions) it is
+# $2 \cdot 12 \cdot 1024 \cdot 768 \cdot 4$ bytes $= 72$ MiB
 # per sequence in float32, and it grows with batch size: the price of the speed.
 
 # %%
@@ -519,8 +520,9 @@ for name, (n_layer, n_embd, positions) in {"this char model": (c.n_layer, c.n_em
 # 2 layers, 128 wide (the weights do not matter for speed) with a 256-token context, from a
 # 1-token prompt to 16 .. 255 new tokens, at batch 1 and batch 8. The two methods alternate,
 # so a busy machine slows them alike, and we keep the faster of two rounds. The timings depend
-# on the machine, so the next two cells are not compared by the tests; the one claim that
-# holds everywhere, that the cache is faster for long runs, is asserted with a wide margin.
+# on the machine, so the next two cells are not compared by the tests. On a CPU the cache is
+# faster for long runs, asserted with a wide margin; on a GPU a model this small runs at the
+# speed of its kernel launches, so there the assert asks less (see the cell).
 
 # %%
 timing_model = GPT(GPTConfig(vocab_size=65, block_size=256, n_layer=2, n_head=4, n_embd=128)).to(device).eval()
@@ -533,8 +535,10 @@ for b in batch_sizes:
     for _ in range(2):                                                    # keep the faster of two runs
         for n in lengths:
             for cached in (True, False):
-                t0 = time.perf_counter()
+                synchronize(device)                                       # a GPU runs ahead of Python:
+                t0 = time.perf_counter()                                  # time from idle to done
                 generate(timing_model, start_tokens, n, use_cache=cached)
+                synchronize(device)
                 seconds[b, n, cached] = min(seconds[b, n, cached], time.perf_counter() - t0)
 tokens_per_s = {key: key[0] * key[1] / s for key, s in seconds.items()}
 
@@ -545,7 +549,11 @@ for b in batch_sizes:
         print(f"batch {b}, {n:3d} tokens: {with_c:8.0f} tokens/s with cache, {without_c:8.0f} without "
               f"({with_c / without_c:4.1f}x)")
 speedup_longest = {b: tokens_per_s[b, 255, True] / tokens_per_s[b, 255, False] for b in batch_sizes}
-assert speedup_longest[8] > 3 and speedup_longest[1] > 1.5
+if device.type == "cpu":   # compute-bound: the cache saves most of the arithmetic
+    assert speedup_longest[8] > 3 and speedup_longest[1] > 1.5
+else:   # a GPU runs a model this small at the speed of its kernel launches, about 40 per token with
+    # or without the cache (41 and 37 operator calls), so the two are about as fast; asserted: not 2x slower
+    assert speedup_longest[8] > 0.5 and speedup_longest[1] > 0.5
 
 # %% tags=["nbval-ignore-output"]
 fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -561,16 +569,15 @@ ax.legend(fontsize=8)
 plt.show()
 
 # %% [markdown]
-# With the cache, throughput stays roughly flat as the sequence grows: each step does a
-# fixed amount of MLP work plus an attention over the cached positions, which is small at
-# these lengths. Without it, throughput falls roughly as $1/N$, because every step recomputes
-# the whole context: the cost of a run is quadratic in its length. A larger batch makes the
-# gap wider: at batch 1 a step on a model this small is dominated by fixed per-call overhead
-# (Python, kernel launches), which the cache does not remove; at batch 8 the arithmetic
-# dominates and the cache saves most of it. The committed output above was measured on an
-# otherwise idle 2-core CPU; on a busy machine single timings jump around, so compare the two
-# columns of one run rather than runs. `python -m mingpt_lite.bench generate` measures the same
-# on gpt-mini at batch 1 and 32, with repeats, side by side with minGPT's `generate`.
+# Without the cache, throughput falls steadily as the sequence grows, roughly as $1/N$,
+# because every step recomputes the whole context: the cost of a run is quadratic in its
+# length. With the cache each step does a fixed amount of MLP work plus an attention over the
+# cached positions, so its cost does not grow that way. At batch 1 the cached column is noisy
+# rather than flat: a step this small is dominated by fixed per-call overhead (Python, kernel
+# launches), which jumps with whatever else the machine is doing. What holds on every CPU run is
+# the assert above: at the longest length the cache is faster at both batch sizes.
+# `mingpt-lite bench generate` measures the same on gpt-mini with repeats, side by side with
+# minGPT's `generate`.
 #
 # So the notes' slow inference was, at least in part, normal: autoregressive generation is a
 # sequential loop of small steps, and without a cache each step redoes all the previous work.

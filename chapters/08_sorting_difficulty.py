@@ -30,7 +30,7 @@
 #   than $L // 2$ distinct digits is rejected half the time). `sort_accuracy` scores a model.
 # - Chapter 5's `Trainer` and its callbacks; chapter 5 also showed that the demo touches 100% test
 #   accuracy and falls back.
-# - Chapter 6's `run_many` (from `mingpt_lite.experiments`) trains several runs side by side;
+# - Chapter 6's `run_many` (from `mingpt_lab.experiments`) trains several runs side by side;
 #   here it also keeps a resumable results file.
 # - Chapter 1's attention weights (`model(x, return_attention=True)` returns them for every
 #   layer), to look inside a trained model.
@@ -47,10 +47,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from mingpt_lite.data import SortTask
-from mingpt_lite.experiments import PEAK_LR, repeat_boost_active, solve
-from mingpt_lite.experiments import run_many
-from mingpt_lite.notebook import start_chapter
+from mingpt_lite.data import SortTask, repeat_boost_active
+from mingpt_lite.notebook import spread, start_chapter
+
+from mingpt_lab.experiments.results import run_many
+from mingpt_lab.experiments.sorting import PEAK_LR, solve
 
 device = start_chapter(seed=0)
 GRID_FILE = Path("data") / "sorting_grid.json"
@@ -73,7 +74,7 @@ for V, L in [(3, 6), (3, 8), (3, 12), (8, 8), (32, 32), (64, 64)]:
 # %% [markdown]
 # ## What "solved" means
 #
-# ![One cell of the grid: a task of length L over V symbols has V**L problems, a quarter held out; every 25 steps the model is scored on held-out problems; the learning rate starts to cool at the first 99%; the task counts as solved at the first of four 100% evaluations in a row](figures/08_solve_rule.svg)
+# ![One cell of the grid: a task of length L over V symbols has V**L problems, a quarter held out; every 25 steps the model is scored on held-out problems; the learning rate starts to cool at the first 99%, at step s, and reaches 2% of its peak s steps later; the task counts as solved at the first of four 100% evaluations in a row](figures/08_solve_rule.svg)
 #
 # Measuring "steps until solved" needs three decisions, made once for every task:
 #
@@ -89,7 +90,7 @@ for V, L in [(3, 6), (3, 8), (3, 12), (8, 8), (32, 32), (64, 64)]:
 #    schedule reacts: 50 warmup steps, the peak learning rate (5e-3 for gpt-nano) until the first
 #    99% at step $s$, then a linear decay to 2% of the peak over another $s$ steps.
 #
-# The rule is a Trainer callback, `SolveWatcher` in `mingpt_lite.experiments`; its heart is
+# The rule is a Trainer callback, `SolveWatcher` in `mingpt_lite.callbacks`; its heart is
 # four lines run at every evaluation:
 #
 # ```python
@@ -141,21 +142,20 @@ plt.show()
 # within 2,000 steps, so what the cell above asserts is what held in both settings: at least three
 # of four seeds solve it, and every seed that does sorts the whole test split. How many steps it
 # takes is not one number either. The five seeds of the same task in the committed grid
-# below needed 350 to 925 steps, a factor of 2.6 between the fastest and the slowest seed. (The live
+# below needed 350 to 925 steps, more than a factor of two between the fastest and the slowest seed. (The live
 # steps printed above change with the CPU's kernels and the thread count, so they are not
 # compared; the grid is data from one machine.)
 #
 # ## The grid, precomputed
 #
-# More tasks and more seeds than fit a chapter's two minutes were run once with a resumable
-# command and committed as data. The file records every command that added to it, the machine,
-# the CPU kernels and the date:
+# More tasks and more seeds than fit a chapter's two minutes were run once and committed as
+# data (`chapters/data/README.md` says how). The file records the machine, the CPU kernels and
+# the date of every batch of runs:
 
 # %%
 grid = json.loads(GRID_FILE.read_text())
-for about in grid["about"]:
-    print(f"{about['date']}, {about['cpu']} ({about['cpu_count']} cores), torch {about['torch']}, "
-          f"kernels {about['cpu_capability']}:\n    {about['command']}")
+print("recorded on:", sorted({f"{a['cpu']} ({a['cpu_count']} cores), torch {a['torch']}, {a['date']}"
+                              for a in grid["about"]}))
 cells = {}
 for run in grid["runs"]:
     r = run["result"]
@@ -189,14 +189,8 @@ for key in sorted(cells, key=lambda k: (k[0], not k[3], k[2], k[1])):
 # $V = 3$ run was solved within its cap. Their medians grow from $L = 4$ to 6 and then stop growing
 # (the section after next).
 #
-# The first runs (the $V = 3$ lengths up to 8 with one seed at 8, and the boost-off runs) were
-# computed on a shared 2-core machine with about twenty other processes running, where one
-# gpt-nano step took 0.5-1 s of wall time; the rest on the same machine on 2026-12-02, with at most
-# one other job beside the grid, at 30-90 ms per step for $L \le 16$ and about 140-210 ms at
-# $V = L = 32$ (two runs side by side, each on one thread; the 63-token evaluations dominate).
-# Steps to solve do not depend on the wall clock, only on the seed and the arithmetic.
-# The file resumes: the same `sort-grid` command with more `--lengths`, `--vocabs`, `--cells` or
-# `--seeds` adds only the missing runs.
+# Steps to solve do not depend on the wall clock or the machine's load, only on the seed and the
+# arithmetic (how and where the runs were made is in `chapters/data/README.md`).
 
 # %%
 def steps_of(L, V, boost=True, model="gpt-nano"):
@@ -222,9 +216,9 @@ plt.show()
 #
 # The notes grew the task along the diagonal, the vocabulary and the length together, and said
 # gpt-nano "works until vocab_size and seq_len = 32". The grid follows them with three seeds per
-# cell and minGPT's gpt-nano settings otherwise (batch 64, peak learning rate 5e-3, the solve rule
-# above), capped at 4,000 steps, that is 256,000 training examples. At these sizes the test split
-# cannot be listed ($16^{16} \approx 1.8 \times 10^{19}$ problems), so each evaluation draws 500
+# cell and the solve rule above (gpt-nano, batch 64 as in minGPT's demo, a peak learning rate of
+# 5e-3, ten times the demo's 5e-4), capped at 4,000 steps, that is $4000 \cdot 64 = 256{,}000$ training examples.
+# At these sizes the test split cannot be listed ($16^{16} \approx 1.8 \times 10^{19}$ problems), so each evaluation draws 500
 # fresh test problems and the final greedy check uses 2,000 fixed ones. The evaluations show how far
 # each run got (an error rate of 0 cannot be drawn on a log scale, so it is drawn at $10^{-3}$, below
 # the $1/500$ an evaluation can resolve):
@@ -244,14 +238,10 @@ ax.set(yscale="log", xlabel="step", ylabel="share of test problems not sorted",
 ax.legend(fontsize=8)
 plt.show()
 
+# %%
 def first_99(run):
     """The step of a run's first evaluation at 99% or more (None if it never got there)."""
     return next((step for step, accuracy in run["history"] if accuracy >= 0.99), None)
-
-
-def span(values, form="{}"):
-    values = [v for v in values if v is not None]
-    return "never" if not values else f"{form.format(min(values))} to {form.format(max(values))}"
 
 
 print(f"{'V = L':>5} | {'solved':>6} | {'first 99% at':>14} | {'evals at 100%':>13} | {'last 500 steps':>14} | greedy on 2,000")
@@ -260,8 +250,10 @@ for L in diagonal:
     solved = sum(r["solved_at"] is not None for r in runs)
     perfect = [sum(a == 1.0 for _, a in r["history"]) for r in runs]
     late = [statistics.mean(a for step, a in r["history"] if step > r["steps_run"] - 500) for r in runs]
-    print(f"{L:5d} | {solved:>4}/{len(runs)} | {span([first_99(r) for r in runs]):>14} | {span(perfect):>13} | "
-          f"{span(late, '{:.3f}'):>14} | {span([r['greedy_accuracy'] for r in runs], '{:.4f}')}")
+    reached_99 = [step for step in map(first_99, runs) if step is not None]      # runs that never did: None
+    print(f"{L:5d} | {solved:>4}/{len(runs)} | {spread(reached_99, 'd', empty='never'):>14} | "
+          f"{spread(perfect, 'd'):>13} | {spread(late, '.3f'):>14} | "
+          f"{spread([r['greedy_accuracy'] for r in runs], '.4f')}")
 
 # %%
 by_size = {L: cells["gpt-nano", L, L, True] for L in diagonal}
@@ -278,10 +270,10 @@ assert min(r["greedy_accuracy"] for r in by_size[16]) > max(r["greedy_accuracy"]
 # reached 99% on an evaluation after 2,325 to 3,225 steps (against 675 to 950 at 8), touched 100%
 # on one to four evaluations but never four in a row, and the final greedy check sorted 99.45% to
 # 99.8% of 2,000 problems. At 32 no seed reached 99% at all: the best evaluations were 97% to 98%,
-# and greedy generation sorted 91.5% to 97.6%. So within 256,000 training examples gpt-nano nearly
+# and greedy generation sorted 91.5% to 97.6%. So within that cap of training examples gpt-nano nearly
 # learns $V = L = 32$ and does not master it. The notes' "works until 32" is consistent with a longer
 # run; their "32 epoch" is not defined in the notes, so we cannot say how long theirs was. From 8 to
-# 16 the step of the first 99% grew about 3.4-fold while the number of distinct problems grew by a
+# 16 the step of the first 99% grew a few-fold (the table above) while the number of distinct problems grew by a
 # factor of $10^{12}$: whatever the model learns, it is not a table of problems. How the steps grow
 # beyond that, these runs cannot say: only the smallest size finished, and 16 and 32 are cut off by
 # the cap. Running 16 and 32 to completion (the same command with a larger `--max-iters`) is the
@@ -321,7 +313,7 @@ def predict(model, coefficients, L):
 def rms_log_error(model, coefficients, points):
     return math.sqrt(statistics.mean((math.log(s) - math.log(predict(model, coefficients, L))) ** 2 for L, s in points))
 
-
+# %%
 short = [L for L in lengths3 if L <= 8]
 long = [L for L in lengths3 if L > 8]
 short_points = [(L, s) for L in short for s in steps_of(L, 3)]
@@ -350,15 +342,14 @@ medians = {L: statistics.median(steps_of(L, 3)) for L in lengths3}
 assert medians[16] < 2 * medians[8] and medians[12] < 2 * medians[8]                    # flat from 8 to 16
 
 # %% [markdown]
-# On lengths 4 to 8 the two fits tie (rms errors 0.41 and 0.44 in log steps, against a scatter of
-# 0.26 between the seeds of one task): as the old version of this chapter found, these lengths
-# alone cannot tell polynomial from exponential growth. The longer lengths can, and they reject
-# both curves. Fitted on 4 to 8, the power law $L^{1.74}$ predicts about 1,100 steps at $L = 12$ and
-# 1,800 at 16, the exponential $1.32^L$ about 1,600 and 5,000; the seeds did 475 to 1,000 and 575 to
-# 925. Held out, the exponential misses by a factor of about four (an error of 1.38 in log steps),
-# the power law by two (0.70). What the data show for three symbols is that the steps grow from
-# $L = 4$ to 6 and then stop growing: the medians are 125, 225, 475, 400, 775 and 700 at
-# $L = 4$, 5, 6, 8, 12 and 16, while the number of distinct problems grows from 81 to 43 million.
+# On lengths 4 to 8 the two fits tie: their rms errors in log steps differ by less than half the
+# scatter between the seeds of one task (printed above), so these lengths alone cannot tell
+# polynomial from exponential growth. The longer lengths can, and they reject both curves: fitted
+# on 4 to 8, both over-predict every seed at $L = 12$ and 16, and held out, the exponential misses
+# by more than the power law, by more than the seed scatter. What the data show for three symbols
+# is that the steps grow from $L = 4$ to 6 and then stop growing: the median at $L = 16$ is under
+# twice the median at $L = 8$ (the medians are in the table above), while the number of distinct
+# problems grows from $3^4 = 81$ to $3^{16} \approx 43$ million.
 # So, for $V = 3$: **the training cost is not exponential in the length; from 8 to 16 it is about
 # flat.**
 #
@@ -376,8 +367,8 @@ assert medians[16] < 2 * medians[8] and medians[12] < 2 * medians[8]            
 # which chapter 4's `SortTask` follows) rejects half of the draws that have more than $L // 2$ distinct digits, so that
 # problems with many repeats turn up more often. With three symbols a problem has at most three
 # distinct digits, so the rule can reject anything only while $3 > L // 2$: at $L = 4$ and $5$, never
-# from $L = 6$ on. The training distribution therefore changes exactly between the lengths where
-# the old single-seed grid's steps jumped. The test is to train the same tasks with the rule
+# from $L = 6$ on. The training distribution therefore changes exactly between $L = 5$ and 6,
+# where the steps grow. The test is to train the same tasks with the rule
 # switched off (`SortTask(boost_probability=0)`, `solve(..., boost=False)`) and compare:
 
 # %%
@@ -397,14 +388,13 @@ for L in lengths3:
 # repeat boost does not explain why $L = 6$ takes more steps than $L = 5$: it has no measurable
 # effect at $L = 5$ and none at all from $L = 6$. At $L = 4$ it seems to help (problems with repeated
 # symbols are rare in uniform draws, and the boost shows them more often), though that rests on
-# three seeds and one run that did not finish. The old chapter's jump between $L = 5$ and 6 was
-# mostly seed noise: with five seeds the medians rise smoothly from $L = 4$ to 6 (see the table).
+# three seeds and one run that did not finish. With five seeds the medians rise smoothly from
+# $L = 4$ to 6 (see the table): there is no jump at $L = 6$ for the boost to explain.
 #
 # ## Does the model learn a procedure?
 #
-# The old version of this chapter said the model "learns a procedure (count each symbol, then write
-# the counts out in order)" without checking. Chapter 1's tool can check one consequence of it: the
-# attention weights. If an answer position found the next symbol by looking up the occurrences of
+# A tempting story is that the model "learns a procedure" (count each symbol, then write the
+# counts out in order). Chapter 1's tool can check one consequence of it: the attention weights. If an answer position found the next symbol by looking up the occurrences of
 # symbols in the problem, some head should put nearly all of its weight on the problem's positions
 # that hold the symbol being written. For each live model, every test problem, every layer and head,
 # we measure at the answer positions the share of the attention on the problem that goes to
@@ -451,8 +441,8 @@ print(f"{len(focus)} models: no head puts 90% of its attention on the digit bein
 # the 45% uniform attention would give; the deeper layers put *less* than uniform there. A lookup
 # of "where is the next symbol" would show up as a head with most of its weight on those positions,
 # and none has it in any of the four models. That does not rule out a counting procedure carried
-# out by the MLPs on what attention averages, but nothing here shows one either, so the old claim is
-# dropped: how the model sorts is not established by this chapter.
+# out by the MLPs on what attention averages, but nothing here shows one either, so this chapter
+# claims no procedure: how the model sorts is not established here.
 #
 # ## Where the notes' "exponential" came from, and where our data stops
 #

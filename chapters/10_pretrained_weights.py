@@ -11,6 +11,9 @@
 # %% [markdown]
 # # 10. Weights from elsewhere: GPT-2
 #
+# **The question:** how do OpenAI's GPT-2 weights go into our model, and how do we
+# know the result computes GPT-2's function?
+#
 # The author's notes skip the Hugging Face integration of minGPT, with one exception:
 # [minGPT's `from_pretrained`](https://github.com/karpathy/minGPT/blob/master/mingpt/model.py)
 # is "a good example for taking existing weights and adapt to your own model". This chapter
@@ -92,7 +95,8 @@ print(len(hf_shapes), "tensors in GPT-2's state dict,", len(our_shapes), "in our
 assert ours_full.num_parameters() == sum(p.numel() for p in hf_full.parameters()) == 124_439_808
 
 # %% [markdown]
-# Both have 124,439,808 parameters, which is the figure minGPT prints for `gpt2`. The
+# Both have 124,439,808 parameters, minGPT's own count for `gpt2` (it prints it rounded,
+# `number of parameters: 124.44M`). The
 # mapping itself is small. Each block has six sub-modules with a weight and a bias each, and
 # three top-level modules are renamed. The diagram shows every tensor of a GPT-2 checkpoint
 # and where it lands in our model, with GPT-2 small's sizes (C = 768, V = 50257, 1024
@@ -193,8 +197,15 @@ torch.testing.assert_close(conv(x), x @ conv.weight + conv.bias)  # what Conv1D 
 print("same map: Linear(W = w.T) == Conv1D(w)")
 
 # %% [markdown]
-# A shape check catches a forgotten transpose for `c_attn` (768×2304) and `c_fc`
-# (768×3072), but not for `attn.c_proj`, which is square (768×768). A converter that forgets
+# > **Exercise 10.1, before you read on (predict).** For the real `gpt2` (C = 768), suppose a
+# > converter forgets to transpose some of the four `Conv1D` weights of each block:
+# > `attn.c_attn`, `attn.c_proj`, `mlp.c_fc`, `mlp.c_proj`. Which of the four would then fail to
+# > load with a shape error? Write the set down and check it:
+# > `from mingpt_lite.exercises import check; check("10.1", {"attn.c_attn", ...})`. The next
+# > paragraph gives the answer.
+#
+# A shape check catches a forgotten transpose for `c_attn` ($768 \times 2304$), `c_fc` ($768 \times 3072$) and
+# `mlp.c_proj` ($3072 \times 768$), but not for `attn.c_proj`, which is square ($768 \times 768$). A converter that forgets
 # that one transpose loads without any error and then computes something else. We will see
 # this in a moment on a small model. Comparing logits catches it; comparing shapes does not.
 #
@@ -302,7 +313,7 @@ print("package conversion == hand conversion;", "shape facts:", facts)
 
 # %% [markdown]
 # The shapes tell us everything about the config except the number of heads: 48 channels
-# could be 3 heads of 16 or 4 heads of 12, and the weight matrices look identical either
+# could be $3 \times 16$ or $4 \times 12$ (heads × head width), and the weight matrices look identical either
 # way. `from_pretrained` reads `n_head` from the model's config, from `config.json` next to
 # a file, or from an `n_head=` argument. We now import the model and compare logits on a
 # batch of random token sequences of the full context length. Both models are in eval mode,
@@ -520,11 +531,8 @@ else:
 #
 # ### Exercise 10.1 (predict): Which forgotten transposes does a shape check catch?
 #
-# For the real `gpt2` (C = 768), suppose a converter forgets to transpose some of the four
-# `Conv1D` weights of each block: `attn.c_attn`, `attn.c_proj`, `mlp.c_fc`, `mlp.c_proj`.
-# Predict which of the four would then fail to load with a shape error, as a set of those
-# names, before you look at the table again. Then check it:
-# `from mingpt_lite.exercises import check; check("10.1", {"attn.c_attn", ...})`.
+# Asked in the section on Conv1D weights, before its answer: which forgotten transposes a shape
+# check catches, checked with `check("10.1", {"attn.c_attn", ...})`.
 #
 # ### Exercise 10.2 (implement): The converter, written by you
 #

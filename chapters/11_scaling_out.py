@@ -102,8 +102,8 @@ print(f"{full.numel():,} gradient entries: the average of the two half-batch gra
 # wraps a model and takes care of the rest. Its design, the gradient buckets and the overlap
 # of communication with the backward pass, is described by its authors in
 # [Li et al. 2020](https://arxiv.org/abs/2006.15704). The diagram shows one step with the
-# chapter's sizes: a global batch of 32 sort sequences of 11 tokens, 16 per rank, and a model
-# with 26,016 gradient entries.
+# chapter's sizes: a global batch of 32 sort sequences of $2 \cdot 6 - 1 = 11$ tokens, 16 per rank,
+# and one flat gradient per replica.
 #
 # ![Two ranks each hold a replica of the GPT, compute the gradient of their own 16 sequences, all-reduce the two gradients into their average, and take the same AdamW step, so the replicas stay equal](figures/11_ddp_allreduce.svg)
 #
@@ -208,6 +208,7 @@ for seed in SEEDS:
         runs[name][seed] = losses(workdir / f"{name}-{seed}.json")
 torch.set_num_threads(1)
 
+# %%
 one, half = runs["one"], runs["half"]
 two = losses(workdir / f"two-{DDP_SEED}.json")
 assert (one[DDP_SEED]["world_size"], two["world_size"], two["backend"]) == (1, 2, "gloo")
@@ -234,9 +235,11 @@ print(f"every run ended below half its first loss after {ITERS} steps")
 # 32 sequences. The only difference is the order of the floating-point additions: one
 # mean over 32, versus two means over 16 that are then averaged. That costs a few units in
 # the last place, around 1e-7 relative. From then on the gradients differ by the same few
-# ulps. Adam divides each gradient by its running RMS, so such tiny differences pass into
-# the weights at full step size, and they grow from step to step, fastest where the loss
-# falls steeply.
+# ulps. Adam divides each gradient by its running RMS, so every weight moves by about the
+# learning rate whatever its gradient's size, and a tiny relative difference in a gradient
+# becomes the same tiny relative difference in that step. The weights then differ, the next
+# gradients differ a little more, and the difference grows from step to step, fastest where the
+# loss falls steeply.
 #
 # So what is the same on every machine, and what is not? The *first* loss is the same to
 # about 1e-7 on any CPU, thread count or kernel, because it is computed once from the same
@@ -247,28 +250,16 @@ print(f"every run ended below half its first loss after {ITERS} steps")
 # mistake. The cell below prints each seed's numbers (they differ from machine to machine),
 # and the cell after it asserts the bounds.
 #
-# We measured them with this chapter's code, launching `torchrun` for each of seeds 0 to 4,
-# once with 2 threads in the notebook's kernel and PyTorch's vectorised (AVX2) kernels, and once
-# with 1 thread and its portable kernels (`ATEN_CPU_CAPABILITY=default`), on the book's 2-core
-# CPU (2026-12-01, with other jobs running). The notebook itself launches only seed 3, the
-# worst of the five, because a launch can take minutes on a busy machine:
+# We chose the bounds by running this chapter's code for seeds 0 to 4 under two settings (the
+# measurements are listed in `chapters/data/README.md`). The notebook itself launches only seed 3,
+# the worst of the five, because a launch can take minutes on a busy machine. The bounds leave
+# room above every measured value:
 #
-# - at step 0 the two-process loss differed from the one-process loss by at most 1e-7
-#   (relative), and for some seeds not at all;
-# - over steps 0 to 9 the largest difference was 1e-7 to 4e-6, depending on the seed and the
-#   setting;
-# - over all 30 steps it was 2e-6 to 8e-3: seed 3 drifts to 7e-4 by step 18 and 7e-3 to 8e-3 by
-#   step 29, and one process with 2 threads instead of 1 drifts from the 1-thread run in the
-#   same way (8e-3 and 1e-2 for seed 3, 1e-5 to 7e-4 for the others);
-# - the control, batch 16 alone, was off by 0.036 to 0.060 on average over steps 0 to 9, and
-#   by up to 0.7 later.
-#
-# An earlier version of this chapter asserted the drift stayed below 1e-4 for 20 steps; it did
-# for the one seed it ran, and not for seed 3. The bounds asserted now leave room above every
-# measured value: the early window is steps 0 to 9, where the difference must stay below 1e-4
-# (25 times the largest seen); over all 30 steps it must stay below 5e-2 (5 times the largest
-# seen, for two processes and for two threads); and the control must be off by more than 100
-# times the early bound, 1e-2, on average over the early window (it was at least 3.6 times that).
+# - over the early window, steps 0 to 9, the two-process loss must stay within 1e-4 (relative) of
+#   the one-process loss;
+# - over all 30 steps it must stay within 5e-2, for two processes and for two threads alike;
+# - the control, batch 16 alone, must be off by more than 1e-2 on average over the early window:
+#   a real mistake is far outside the drift.
 
 # %% tags=["nbval-ignore-output"]
 rel = lambda a, b: [abs(p - q) / p for p, q in zip(a["losses"], b["losses"])]  # noqa: E731
@@ -440,8 +431,8 @@ plt.show()
 #   `backward`, and lets every process take the same optimizer step, so the replicas stay
 #   equal without sending weights.
 # - Two processes reproduce one process's first loss to about 1e-7 and then drift by
-#   rounding, amplified by Adam, exactly as a change of thread count does; over five seeds a
-#   real mistake (no averaging) was at least 9,000 times further off in the first ten steps.
+#   rounding, amplified by Adam, exactly as a change of thread count does; a real mistake (no
+#   averaging) is off by more than 100 times the early drift bound, as asserted.
 # - Across machines, only the first loss and the bounds on the drift are reproducible; later
 #   losses are compared with tolerances, never digit for digit.
 # - DDP replicates 16 bytes per parameter of model state; ZeRO's stages (and FSDP, PyTorch's
@@ -471,7 +462,7 @@ plt.show()
 # ### Exercise 11.3 (explain): Drift that is not a bug
 #
 # The two-process losses equal the one-process losses at step 0 to about 1e-7 and then drift
-# apart, up to 8e-3 by step 29 for seed 3. Explain why
+# apart (the printout above gives seed 3's drift). Explain why
 # this is not a bug in DDP or in the `Trainer`, using two numbers you compute: the relative
 # difference at step 0, and the drift between one process with 1 thread and with 2 threads.
 # Why does the drift grow instead of staying at 1e-7?

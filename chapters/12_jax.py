@@ -57,20 +57,9 @@ from jax import lax
 from mingpt_lite import GPT as TorchGPT
 from mingpt_lite import GPTConfig, parameter_groups
 from mingpt_lite.data import SortTask
-from mingpt_lite.jax_port import (
-    GPT,
-    CompileCounter,
-    ResidualProjection,
-    decay_mask,
-    from_torch,
-    generate_cached,
-    generate_growing,
-    lm_loss,
-    measure_decoders,
-    sort_solved,
-    split_params,
-    train_sort,
-)
+from mingpt_lite.jax_port import (GPT, CompileCounter, ResidualProjection, decay_mask, from_torch,
+                                  generate_cached, generate_growing, lm_loss, measure_decoders, sort_solved,
+                                  split_params, train_sort)
 from mingpt_lite.jax_port.generate import forward_jit
 from mingpt_lite.notebook import book_size, start_chapter
 
@@ -179,7 +168,7 @@ print(f"loss at init {float(loss):.3f} (ln 3 = {np.log(3):.3f}); gradient tree h
 
 # %%
 torch.manual_seed(0)
-torch_model = TorchGPT(config).eval()
+torch_model = TorchGPT(config).eval()   # stays on the CPU: only a reference, compared in NumPy; JAX uses jax.devices()[0]
 jax_model = from_torch(torch_model)
 idx = torch.randint(0, task.vocab_size, (16, task.block_size), generator=torch.Generator().manual_seed(1))
 with torch.no_grad():
@@ -187,7 +176,7 @@ with torch.no_grad():
 g, p = nnx.split(jax_model, nnx.Param)
 jax_logits = np.asarray(forward_jit(g, p, idx.numpy().astype(np.int32)))
 np.testing.assert_allclose(jax_logits, torch_logits, atol=1e-5, rtol=1e-5)
-assert jax_model.num_parameters() == torch_model.num_parameters() == 85_584  # minGPT's figure
+assert jax_model.num_parameters() == torch_model.num_parameters() == 85_584  # minGPT's own count (printed as 0.09M)
 print(f"logits {jax_logits.shape} equal within 1e-5; parameters (without head): {jax_model.num_parameters():,}")
 
 # %% tags=["nbval-ignore-output"]
@@ -217,23 +206,22 @@ assert [(len(jg), sum(jg)) for jg in jax_groups] == [(13, 83_088), (28, 2_640)]
 # come from the same `SortTask` sampler as the PyTorch chapters, converted to numpy, so the split
 # is the same. The training step is one pure function,
 # `params, opt_state, loss = step(params, opt_state, x, y, key)`, compiled once by `jax.jit`
-# over the split parameters. Every 100 steps the model sorts all 729 distinct problems by
+# over the split parameters. Every 100 steps the model sorts all $3^6 = 729$ distinct problems by
 # greedy generation, and training stops once train and test accuracy are both 100%.
 #
-# How many steps that takes depends on the seed and on the machine's rounding. Over seeds 0
-# to 4, it took 200 to 500 steps with XLA's default CPU settings, and again 200 to 500 with
-# XLA restricted to one thread and to SSE4.2 instructions
-# (`XLA_FLAGS="--xla_cpu_max_isa=SSE4_2 --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"`),
-# though not always for the same seed (seed 3: 200 steps against 500). The step count printed
-# below is therefore not compared between machines; what is asserted is that the run reaches
-# 100% on every problem, with a cap of 2000 steps, four times the slowest run we saw.
+# How many steps that takes depends on the seed and on the machine's rounding: over five seeds,
+# and again with XLA restricted to one thread and to SSE4.2 instructions, the slowest run needed a
+# quarter of the cap below, though not always for the same seed (the runs are listed in
+# `chapters/data/README.md`). The step count printed below is therefore not compared between
+# machines; what is asserted is that the run reaches 100% on every problem, with a cap of 2000
+# steps.
 #
 # We did not use `nnx.jit` over the module with an `nnx.Optimizer`. That version is shorter
 # (it is `make_nnx_train_step`, and it computes the same numbers), but on each call it walks
 # the module graph in Python to split and merge the state. That is a fixed cost of a few
 # milliseconds per step. For gpt-nano on the book's CPU it made each step cost a quarter to a
-# half more: 21 to 23 ms of CPU time instead of 15 to 19 ms, in four runs of
-# `python -m mingpt_lite.bench jax_generate --train`.
+# half more CPU time (measured with `mingpt-lite bench jax_generate --train`; the runs
+# are in `chapters/data/README.md`).
 
 # %% tags=["nbval-ignore-output"]
 model = GPT(config, rngs=nnx.Rngs(0))
@@ -413,12 +401,9 @@ print(f"\n(a) / (c) end to end, compilation included: {ratio_cold:.1f}x; warm: {
 # %% [markdown]
 # The table's seconds depend on the machine and on what else it is running, so they are not
 # compared between runs. What we assert are ratios measured side by side in this one process,
-# with bounds far below what we measured. On the book's idle 2-core CPU, (a) spent 74% of its
-# cold run compiling, (c) was 11 times faster than (a) end to end and 4 times faster than (b)
-# once compiled; with about 25 other processes competing for the same two cores, two runs
-# gave 77% and 80%, 14 and 7 times, and 4 and 11 times. Warm runs last milliseconds, so we
-# compare them by the CPU time this process used, which a busy scheduler disturbs less than
-# the clock. The asserted bounds:
+# with bounds well below what any of our runs measured (the runs are listed in
+# `chapters/data/README.md`). Warm runs last milliseconds, so we compare them by the CPU time
+# this process used, which a busy scheduler disturbs less than the clock. The asserted bounds:
 #
 # - (a) spent more than half of its cold run compiling;
 # - end to end, compilation included, (c) was more than 3 times faster than (a);
@@ -448,20 +433,17 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# One thing in the figure needs explaining: on a cold start, the padded decoder (b) produced
-# its 16 tokens *sooner* than the KV-cache decoder (c): 50 against 33 tokens per second on the
-# book's idle 2-core CPU, 1.4 to 1.6 times sooner in runs on the same machine under heavy load
-# (the table above has this run's figures; it is a timing, so on another machine the gap can
-# differ). Both compile
-# exactly one program, but not the same program. (c)'s program holds the whole decode: a
-# `fori_loop` whose body writes keys and values into the cache, slices the current token out of
-# the sequence and writes the chosen one back. XLA takes longer to compile that than (b)'s
-# single forward over a fixed buffer (the "compiling s" column). Running either program takes
-# milliseconds for 16 tokens of gpt-nano, so the compile time decides the cold race. (c) wins
-# each *later* call, by the warm ratio above, so it pays for its longer compilation after a
-# handful of generations from the same compiled program, or within one longer generation: (b)
-# recomputes the whole buffer at every token, so its cost per token grows with the length, while
-# (c)'s stays flat.
+# One thing in the figure needs explaining: on a cold start the padded decoder (b) can finish
+# its tokens *sooner* than the KV-cache decoder (c) (compare the "cold tok/s" column), though
+# both compile exactly one program. (c)'s program holds the whole decode: a `fori_loop` whose
+# body writes keys and values into the cache, slices the current token out of the sequence and
+# writes the chosen one back; (b)'s is a single forward over a fixed buffer. Why that decides
+# the cold race, and after how many generations (c) catches up, is exercise 12.2.
+#
+# Once compiled, (b) is also faster than (a), even though it runs the full buffer every step. A
+# likely reason: (a) makes about half a dozen calls into XLA per token (the forward, then eager
+# slicing, argmax, reshaping and concatenation) where (b) makes one, and at this size a call
+# costs more than the extra positions.
 #
 # ## The answer to the notes' question
 #
@@ -470,37 +452,12 @@ plt.show()
 # autoregressive inference, and the jitted forward itself was fine. The trouble is the loop
 # around it: its input changes shape every step, so JAX compiled again at every token. For a
 # tiny model, compiling a program takes far longer than running it, so the notes' loop spent
-# most of its time in the compiler: about three quarters of it on the book's idle 2-core CPU
-# (74% for 16 tokens, 77% for 64 tokens in the table below), 77% to 80% on the same machine
-# under heavy load, and more than half in every run we made. Decoding is sequential by nature, but it
-# does not have to be slow. Give the compiler one shape and one program, with a fixed KV cache
-# and the whole loop inside `jit`. There is then a single compilation, after which the tokens
-# come out at thousands per second.
-#
-# The 64-token case, from `python -m mingpt_lite.bench jax_generate --tokens 64` on the book's
-# 2-core CPU with nothing else running (load average 1.2). Wall-clock seconds stretch when other
-# jobs share the machine; the CPU time this process used is the steadier figure, and the counts
-# are exact:
-#
-# | decoder | XLA programs | compiling | end to end | its CPU time | warm tokens/s |
-# |---|---|---|---|---|---|
-# | (a) growing sequence | 194: 64 forwards, 64 concatenates, 63 slices, 3 others | 18.5 s | 24.0 s | 34.1 s | 989 |
-# | (b) padded buffer | 1 | 0.32 s | 0.45 s | 0.64 s | 1,977 |
-# | (c) KV cache in one jit | 1 | 0.49 s | 0.72 s | 1.06 s | 20,663 |
-#
-# End to end, compilation included, (c) was 33.5 times faster than (a) by the clock and 32 times
-# by CPU time (earlier runs with other jobs on the machine, load 5 to 8, gave 33 to 35 times by
-# the clock, 30 to 33 by CPU time). Once everything was compiled, (c) was still 21 times faster
-# by the clock (32 by CPU time), because it skips the recomputation and the per-token trips back
-# to Python. (b) shows that fixing the shape alone removes nearly all of the notes' slowness,
-# from 24 s to under half a second. At 64 tokens, too, (b) finished its cold run first (0.45 s
-# against 0.72 s) because its program compiled faster (0.32 s against 0.49 s); but once compiled,
-# (c) produced tokens ten times as fast (20,663 against 1,977 per second): 3 ms against 32 ms
-# per 64-token generation. (c)'s 0.27 s handicap is repaid after about nine more generations
-# (0.27 s / 29 ms), and a server decoding all day repays it almost at once. Once compiled, (b) is also faster than (a), even
-# though it runs the full 64-position buffer every step. A likely reason: (a) makes about half a
-# dozen calls into XLA per token (the forward, then eager slicing, argmax, reshaping and
-# concatenation) where (b) makes one, and at this size a call costs more than the extra positions.
+# most of its time in the compiler: more than half of it in every run, as asserted above.
+# Decoding is sequential by nature, but it does not have to be slow. Give the compiler one
+# shape and one program, with a fixed KV cache and the whole loop inside `jit`. There is then a
+# single compilation, after which each new token costs one small cached step (the "warm tok/s"
+# column). `mingpt-lite bench jax_generate --tokens 64` runs the same comparison at 64
+# tokens; its results on the book's machine are in `chapters/data/README.md`.
 
 # %% [markdown]
 # ## What you learned
@@ -509,12 +466,11 @@ plt.show()
 #   explicit random keys, and parameters held apart from the model structure (`nnx.split`),
 #   so that the loss is a pure function `jax.grad` and `jax.jit` can transform.
 # - The same GPT in Flax NNX gives the PyTorch model's logits to 1e-5 and trains the sort
-#   task to 100% (in 200 to 500 steps over five seeds and two XLA settings).
+#   task to 100% over five seeds and two XLA settings.
 # - `jax.jit` compiles one program per input shape: a decode loop whose input grows by one
 #   token compiles at every step, and for a tiny model compiling costs far more than running.
 # - One shape and one program fix it: a padded buffer compiles once, and a fixed KV cache with
-#   the whole loop in a `lax.fori_loop` compiles once and runs fastest once compiled, though its
-#   bigger program compiles more slowly, so it can lose a single cold run.
+#   the whole loop in a `lax.fori_loop` compiles once and runs fastest once compiled.
 # - `lax.dynamic_update_slice` clamps an out-of-range start silently; fixed buffers need their
 #   bounds checked on the host before tracing.
 #

@@ -11,6 +11,9 @@
 # %% [markdown]
 # # 13. From minGPT to a modern GPT
 #
+# **The question:** what has changed in GPT models since GPT-2, and which of those
+# changes pay off on a small model under a fixed time budget?
+#
 # minGPT's model is GPT-2's, from 2019. [nanoGPT](https://github.com/karpathy/nanoGPT)'s README
 # now sends readers on to [nanochat](https://github.com/karpathy/nanochat), whose GPT changes
 # half a dozen pieces: rotary position embeddings instead of a position table, RMSNorm instead
@@ -41,7 +44,7 @@ import torch
 
 from mingpt_lite import GPT, GPTConfig
 from mingpt_lite.attention import apply_rotary, rotary_tables, rotate_explicit
-from mingpt_lite.bench.char import ABLATION, RECIPES, ablation_table
+from mingpt_lab.bench.char import ABLATION, RECIPES, ablation_table
 from mingpt_lite.blocks import swiglu_hidden
 from mingpt_lite.generation import cached_logits
 from mingpt_lite.norms import RMSNorm, rms_norm_explicit
@@ -49,6 +52,8 @@ from mingpt_lite.optim import newton_schulz_orthogonalize
 from mingpt_lite.notebook import start_chapter
 
 device = start_chapter(seed=0)
+# Every cell below runs on the CPU whatever `device` is: the checks compare in float64 (which
+# Apple's MPS lacks) and the trained models' results are read from committed data.
 
 # %% [markdown]
 # The whole picture first: GPT-2's block on the left, a modern block on the right, with the
@@ -124,7 +129,7 @@ print(f"every diagonal is constant to 1e-9; scores at distance 0, 1, 5: "
       f"{scores[10, 10]:.3f}, {scores[11, 10]:.3f}, {scores[15, 10]:.3f}")
 
 # %% [markdown]
-# A rotary model has no position table (8,192 fewer parameters here), and its keys go into the
+# A rotary model has no position table (how many parameters that saves is exercise 13.3), and its keys go into the
 # KV cache already rotated: a cached key's position never changes, so the cache of chapter 07
 # works unchanged. The check of chapter 07, for the fully modern model:
 
@@ -222,16 +227,14 @@ assert before[0] / before[-1] > 100 and after.max() < 1.3 and after[:8].min() > 
 # process's CPU time is stretched much less than wall time when other jobs share the machine,
 # and the cosine schedule follows that clock, so each variant gets a complete schedule in
 # whatever number of steps it manages). The base is nanoGPT's model (GPT-2's block with a tied head and no biases) with the
-# optimizer settings of the first fast recipe (`fast-cosine`: batch 16, AdamW at 3e-3 cosine to
+# optimizer settings of the `fast-cosine` recipe (batch 16, AdamW at 3e-3 cosine to
 # 1e-4, 30 warmup steps); then each change is switched on alone, then all of the fast recipe's
 # options together. The loss is
 # the same estimator for every model: the mean next-character loss over the whole validation
 # split in consecutive 64-character windows. Three seeds per variant.
 #
-# This takes a few minutes of CPU per seed, too long for this chapter, so it was run once by
-# `python -m mingpt_lite.bench char --ablation chapters/data/13_ablation.json --seeds S --budget 10`
-# for S = 0, 1, 2 (resumable; the file keeps the command, the machine and the date) and the
-# chapter reads its results:
+# This takes a few minutes of CPU per seed, too long for this chapter, so it was run once and
+# the chapter reads its results (`chapters/data/README.md` says how the file was made):
 
 # %%
 results = json.loads(Path("data/13_ablation.json").read_text())
@@ -264,7 +267,9 @@ plt.show()
 # %% [markdown]
 # How to read the table: the spread over three seeds is the noise floor. A change whose mean
 # moves by less than about the width of the base's [min, max] range is not distinguishable from
-# no change at this budget; the ones that move by more are the ones the fast recipe keeps.
+# no change at this budget. Three single changes beat the base on every seed (their worst seed
+# below the base's best): rotary embeddings, ReLU², and an untied head; the cell below asserts
+# exactly that list. The fast recipe keeps the first two and, for now, a tied head (step 4 below).
 # Note what an equal *time* budget charges: an option that makes each step slower (rotary
 # embeddings, QK-norm and Muon all add work per step) must gain more per step than it costs.
 # These are results for a 0.8M-parameter character model trained for seconds; several of the
@@ -277,54 +282,41 @@ noise = base["max"] - base["min"]
 print(f"seed spread of the base: {noise:.3f}")
 better = [r["variant"] for r in rows if r["max"] < base["min"]]
 print("better than the base on every seed (worst seed below the base's best):", ", ".join(better) or "none")
+assert better == ["+ rotary", "+ relu2", "+ untied head", "fast recipe (all of its options)"]
 
 # %% [markdown]
 # ## Assembling the speedrun recipe
 #
-# The benchmark `python -m mingpt_lite.bench char` (in `mingpt_lite.bench`) sets the goal:
+# The benchmark `mingpt-lite bench char` (in `mingpt_lab.bench`) sets the goal:
 # reach nanoGPT's CPU-recipe validation loss (nanoGPT README's "I only have a macbook"
 # settings) in at most a third of its wall time, both runs timed as whole processes side by
-# side. The fast recipe is assembled in four steps, each a difference from nanoGPT's
-# recipe that the cell below lists:
+# side. The fast recipe differs from nanoGPT's in four ways, which the cell below lists:
 #
 # 1. **Fewer, larger, faster steps.** A character model this small is far from converged after
-#    nanoGPT's 2000 steps, but most of the loss drop comes early; a larger learning rate
-#    (2e-3 instead of 1e-3) with a shorter warmup and a batch of 16 gets there in about a
-#    quarter of the steps. The learning rate falls along a straight line to zero rather than a
-#    cosine to 1e-4: for short runs that does at least as well
-#    ([Bergsma et al. 2025](https://arxiv.org/abs/2502.15938)), and in trial runs it was the
-#    change that lifted the unlucky seed (seed 2 at 550 steps: 1.916 with the first recipe's
-#    cosine at 3e-3, 1.901 with a linear decay at 3e-3, 1.886 at 2e-3).
+#    nanoGPT's 2000 steps, but most of the loss drop comes early. A larger learning rate with a
+#    shorter warmup and a batch of 16 gets there in a fraction of the steps. The learning rate
+#    falls along a straight line to zero rather than a cosine: for short runs that does at least
+#    as well ([Bergsma et al. 2025](https://arxiv.org/abs/2502.15938)).
 # 2. **Less momentum.** Adam's first moment ([Kingma & Ba 2014](https://arxiv.org/abs/1412.6980),
 #    chapter 04) averages the gradients of roughly the last 1/(1 - β1) steps: ten with
 #    nanoGPT's β1 = 0.9. In a run of a few hundred steps whose learning rate keeps falling,
-#    that average trails behind; β1 = 0.6 (about 2.5 steps) did better in every trial, by
-#    about as much as 100 extra steps. Trial runs (in-process, one thread, seeds 0 and 2, val
-#    loss): at 550 steps β1 0.9 gave 1.879 and 1.886, β1 0.8 gave 1.859 and 1.864; at 480
-#    steps β1 0.8, 0.7, 0.6 and 0.5 gave 1.887/1.893, 1.873/1.888, 1.871/1.876 and
-#    1.872/1.875; at 450 steps β1 0.6 gave 1.884, 1.877, 1.890 and 1.882 (seeds 0-3),
-#    against 1.922 and 1.921 for β1 0.9 (seeds 0 and 2, earlier trials with two threads).
-#    Other settings tried at the same time did not beat it: weight decay 0 or 0.2, β2 0.95,
-#    15 warmup steps, a peak learning rate of 1.5e-3, 2.5e-3 or 3e-3, and zero-initialised
-#    residual projections. So the recipe takes 450 steps, 30% of the characters nanoGPT's run
-#    reads.
-# 3. **Keep the model's width and depth.** Four layers of width 128 is already small; a width
-#    of 96 or three layers, tried at 500 steps, ended 0.04-0.06 nats higher, and a 3x-wide MLP
-#    (hidden width 384; 13% faster steps) ended 0.011-0.014 higher at 550 steps.
+#    that average trails behind; the recipe uses β1 = 0.6, an average over about 2.5 steps.
+# 3. **Keep the model's width and depth.** Four layers of width 128 is already small; narrower
+#    or shallower models ended with a higher loss.
 # 4. **Switch on what the ablation supports**: rotary positions and ReLU². LayerNorm stays:
 #    RMSNorm gained nothing in the ablation, and on a CPU `F.layer_norm` is one fused kernel
-#    while RMSNorm is not, so it made each step slower. SwiGLU, QK-norm, Muon and an untied
-#    head stay off: the table above gives none of them a gain beyond the seed spread at this
-#    budget (Muon did reach the same loss in 400 steps instead of 550 in trial runs, but its
-#    five Newton–Schulz products per matrix cost about as much time as the steps it saved:
-#    77-85 ms a step against 52-56 for AdamW in trial runs on 2026-12-02).
+#    while RMSNorm is not. SwiGLU, QK-norm and Muon stay off: the table gives none of them a
+#    gain beyond the seed spread at this budget. The untied head did gain, by the smallest
+#    margin of the three; the recipe keeps the tied head, and whether untying it also helps
+#    the assembled recipe has not been measured.
+#
+# The trial runs that chose each setting are listed in `chapters/data/README.md`.
 #
 # One change is not in the recipe but in the package, and every `relu2` model gets it: the
 # squared ReLU's backward written by hand (one `addcmul`, 0 + 2 · grad · relu(x), a single
 # pass) instead of autograd's chain through `square` and `relu` (four passes over the
-# (B, T, 4C) activation). The values are the same (only the signs of zeros can differ); the
-# step was about 4% faster with two passes (53.6 against 55.7 ms, medians of six alternating
-# 25-step segments in one process), and another 1.6% with one.
+# (B, T, 4C) activation). The values are the same (only the signs of zeros can differ), and
+# the step is a little faster.
 
 # %%
 nano, fast = RECIPES["nanogpt-cpu"], RECIPES["fast"]
@@ -345,69 +337,56 @@ print(f"characters read: nanoGPT {characters_read(nano):,}, fast {characters_rea
 assert characters_read(fast) < characters_read(nano) / 3
 
 # %% [markdown]
-# Reading 30% of the characters is not the same as taking 30% of the time: both processes pay
-# a fixed cost (starting Python, importing torch and `torch._dynamo`, loading the data; 3.5-4.7
-# s for ours in the runs below), and rotary embeddings make each step a little dearer, while a
-# batch of 16 uses the two cores a little better than nanoGPT's 12. So the goal is measured on whole processes, side by side,
-# with `python -m mingpt_lite.bench char --recipe fast --peer PATH/TO/nanoGPT --seeds 0 1 2
-# --threads 2`, which runs nanoGPT's own `train.py` after ours for each seed, scores both with
-# the same estimator, and prints the ratio of wall times. The committed measurement (its
-# command, machine and date are in the file):
+# Reading fewer characters is not the same as taking less time in the same proportion: both
+# processes pay a fixed cost (starting Python, importing torch, loading the data), rotary
+# embeddings make each step a little dearer, and a batch of 16 uses the two cores a little
+# better than nanoGPT's 12. So the goal is measured on whole processes, side by side: the
+# benchmark runs nanoGPT's own `train.py` after ours for each seed, scores both with the same
+# estimator, and records the ratio of wall times. The committed measurement, run twice with the
+# same command:
 
 # %%
 speedrun = json.loads(Path("data/13_speedrun.json").read_text())
-print(speedrun["meta"]["command"], "|", speedrun["meta"]["machine"], "|", speedrun["meta"]["date"])
+print(speedrun["meta"]["machine"], "|", speedrun["meta"]["date"])
 print(f"{'seed':>4} {'ours: val':>10} {'wall s':>7} {'nanoGPT: val':>13} {'wall s':>7} {'time ratio':>10}")
-for run in speedrun["result"]["runs"]:
+for run in speedrun["result"]["runs"] + speedrun["repeat"]["runs"]:
     ours, peer = run["ours"], run["peer"]
     print(f"{run['seed']:>4} {ours['val_loss']:>10.4f} {ours['wall_s']:>7.1f} {peer['val_loss']:>13.4f} "
           f"{peer['wall_s']:>7.1f} {run['ratio']:>10.3f}")
 
 
+# %%
 def at_or_below_nanogpt(run):
     return run["ours"]["val_loss"] <= run["peer"]["val_loss"]
 
 
-def summary(result):
-    """One line per measurement: our val loss and the time ratio of each seed."""
-    runs = result["runs"]
-    return ("val " + ", ".join(f"{run['ours']['val_loss']:.4f}" for run in runs)
-            + " | ratio " + ", ".join(f"{run['ratio']:.3f}" for run in runs))
-
-
-print("the same command again:", summary(speedrun["repeat"]))
-for earlier in speedrun["earlier"]:
-    print(f"{earlier['recipe']} ({earlier['meta']['date']}):", summary(earlier["result"]))
-# the goal, on every seed of both measurements of today's recipe
-for result in (speedrun["result"], speedrun["repeat"]):
-    assert len(result["runs"]) == 3
-    assert all(at_or_below_nanogpt(run) and run["ratio"] <= 1 / 3 for run in result["runs"])
-second, first = speedrun["earlier"]
-assert all(at_or_below_nanogpt(run) for run in second["result"]["runs"])  # the loss met ...
-assert max(run["ratio"] for run in second["result"]["runs"]) > 1 / 3  # ... but not the time
-assert sum(at_or_below_nanogpt(run) for run in first["result"]["runs"]) == 2  # seed 2 missed
+# the goal, on every seed of both measurements
+both = speedrun["result"]["runs"] + speedrun["repeat"]["runs"]
+assert len(both) == 6 and sorted({run["seed"] for run in both}) == [0, 1, 2]
+assert all(at_or_below_nanogpt(run) and run["ratio"] <= 1 / 3 for run in both)
+margin = min(run["peer"]["val_loss"] - run["ours"]["val_loss"] for run in both)
+assert 0 < margin < 0.01                      # the loss margin is narrow: under 0.01 nats
+print(f"smallest loss margin below nanoGPT: {margin:.4f}; worst time ratio: {max(run['ratio'] for run in both):.3f}")
 
 # %% [markdown]
-# So the goal is **met**, on every seed, in both measurements: val 1.8807-1.8929 against
-# nanoGPT's 1.8982, in 0.27-0.32 of nanoGPT's wall time. The margins are narrow. In loss,
-# seed 2 is 0.005 below nanoGPT (the val losses are the same in both measurements: a seed's
-# run is deterministic on one machine with one thread count). In time, the worst ratio is
-# 0.319, 4% under a third, and the ratio moves with the machine: within one measurement
-# nanoGPT took 98-121 s for identical runs (it has no seed option, so its runs differ only in
-# timing), and our step time moved between 60 and 73 ms. On another CPU, with
-# other kernels or thread counts, both the losses (in the third decimal) and the ratio will
-# differ; rerun the command to see yours.
+# So on the seeds it was measured on, the goal is met in both measurements, but narrowly: the
+# smallest loss margin is under 0.01 nats, and the time ratio moves with the machine. Read it with
+# three limits in mind:
 #
-# The recipe of the morning (`fast-550`: β1 0.9, 550 steps) met the loss on every seed but
-# not the time (0.34-0.38); the first recipe (`fast-cosine`) missed the loss on seed 2. What
-# closed the gap was not a faster step but fewer of them: less momentum bought about 100
-# steps, and 450 steps are 18% fewer than 550. What is left on the table: each process
-# spends about 1.3 s importing `torch._dynamo` (`torch.optim` imports it on first use;
-# nanoGPT pays it too), and in a profile of one step the matrix products run near this CPU's
-# peak and take about half of the step; most of the other half is elementwise work bound by
-# memory traffic (the MLP's activation, attention over 64 positions, the rotary turn) that a
-# compiler could fuse. `torch.compile` was not tried for the speedrun: its compile time would
-# count in the process's wall time.
+# - **The seeds are not held out.** The recipe was tuned on seeds 0-3, and it is measured here on
+#   seeds 0-2. This shows the recipe meets the goal on the seeds it was tuned on, not that it will
+#   on fresh ones. A measurement on at least three seeds never used while tuning is pending.
+# - **nanoGPT's side is one run.** Its `train.py` has no seed option, so its three runs are the same
+#   run timed three times; its spread over seeds has not been measured yet.
+# - **Another machine gives other numbers.** With another CPU, other kernels or thread counts, both
+#   the losses (in the third decimal) and the ratio differ; rerun the command to see yours.
+#
+# What is left on the table: each process spends part of its fixed cost importing `torch._dynamo`
+# (`torch.optim` imports it on first use; nanoGPT pays it too), and in a profile of one step the
+# matrix products take about half of the step; most of the other half is elementwise work bound
+# by memory traffic (the MLP's activation, attention, the rotary turn) that a compiler could fuse.
+# `torch.compile` was not tried for the speedrun: its compile time would count in the process's
+# wall time.
 
 # %% [markdown]
 # ## What you learned
@@ -422,9 +401,9 @@ assert sum(at_or_below_nanogpt(run) for run in first["result"]["runs"]) == 2  # 
 #   by its orthogonalised version, computed with five Newton–Schulz steps.
 # - Measured on a small character model at an equal time budget with three seeds, only some
 #   of these changes help, and an option that slows each step must earn its cost per step.
-# - The speedrun's last gain came from the optimizer, not the model: in a run of a few hundred
-#   steps, AdamW with β1 = 0.6 instead of 0.9 reached the same loss in about 100 fewer steps,
-#   which took the recipe under a third of nanoGPT's wall time on every seed.
+# - The fast recipe reached nanoGPT's loss in under a third of its wall time on every seed it was
+#   measured on, by a narrow loss margin; those seeds were also used to tune it, so the claim
+#   still needs a measurement on held-out seeds.
 #
 # ## Exercises
 #

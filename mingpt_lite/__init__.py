@@ -1,10 +1,11 @@
 """mingpt_lite: a small, tested GPT in PyTorch, rebuilt step by step in the book next to it."""
 
-from .checkpoint import CheckpointError, load_model, save_model
-from .config import GPTConfig, PRESETS
+from .checks import CheckpointError
+from .config import PRESETS, GPTConfig
 from .device import pick_device, seed_everything
 from .loss import lm_loss
 from .model import GPT
+from .modelfile import load_model, save_model
 from .optim import configure_adamw, parameter_groups
 
 __version__ = "0.1.0"

@@ -10,7 +10,11 @@ import dataclasses
 import json
 import math
 import numbers
+import os
 from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
 
 NORM_PLACEMENTS = ("pre", "post", "notes-bug")
 ATTENTION_PATHS = ("fast", "explicit")
@@ -82,28 +86,20 @@ class GPTConfig:
     rotary_base: float = 10000.0
     mlp: str = "gelu"
     qk_norm: bool = False
+    # field name -> FieldRule (GPT_RULES, at the end of this file); not a field of the dataclass
+    FIELD_RULES: ClassVar[dict] = {}
 
     def __post_init__(self) -> None:
-        validate_fields(self, _GPT_RULES)  # types and ranges, one table at the end of this file
+        validate_fields(self)  # types and ranges: FIELD_RULES, one table at the end of this file
         if self.n_embd % self.n_head != 0:
             raise ValueError(
                 f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}): "
                 f"each head gets n_embd / n_head channels"
             )
-        if self.normalization not in NORMALIZATIONS:
-            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
-        if self.position not in POSITIONS:
-            raise ValueError(f"position must be one of {POSITIONS}, got {self.position!r}")
         if self.position == "rotary" and self.head_dim % 2:
             raise ValueError(
                 f"rotary positions turn channel pairs, so n_embd / n_head must be even, got {self.head_dim}"
             )
-        if isinstance(self.rotary_base, bool) or not isinstance(self.rotary_base, (int, float)) or not self.rotary_base > 1:
-            raise ValueError(f"rotary_base must be a number > 1, got {self.rotary_base!r}")
-        if self.mlp not in MLP_KINDS:
-            raise ValueError(f"mlp must be one of {MLP_KINDS}, got {self.mlp!r}")
-        if not isinstance(self.qk_norm, bool):
-            raise ValueError(f"qk_norm must be True or False, got {self.qk_norm!r}")
 
     @property
     def head_dim(self) -> int:
@@ -140,9 +136,13 @@ class GPTConfig:
 # One rule per field, checked in one place, so a wrong type ("1e-3" for a learning rate, "no"
 # for a flag) fails when the config is built, with a message naming the field, instead of
 # later inside torch. GPTConfig and TrainerConfig use these; a new field adds one table row.
+# The command line reads its options with the same rules (FieldRule.parse), so a flag and the
+# config field it sets accept exactly the same values.
 
 
-class _Rule:
+class FieldRule:
+    """What one config field accepts: :meth:`check` a value, or :meth:`parse` one from the command line."""
+
     optional = False
     what = "a value"
 
@@ -153,6 +153,20 @@ class _Rule:
         if not self._fits(value):
             got = f"{value!r}" + (f" (a {type(value).__name__})" if not isinstance(value, (bool, int, float)) else "")
             raise ValueError(f"{name} must be {self.what}{' or None' if self.optional else ''}, got {got}")
+
+    def parse(self, text: str):
+        """The value a command-line string stands for, checked; ValueError says what is wrong.
+
+        The message has no field name (``"must be an integer >= 1, got 0"``): the caller
+        puts the option's name in front.
+        """
+        value = self._convert(text)
+        if not self._fits(value):
+            raise ValueError(f"must be {self.what}, got {text}")
+        return value
+
+    def _convert(self, text: str):
+        return text
 
     def _fits(self, value) -> bool:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -174,12 +188,18 @@ def _in_interval(value, low, high, low_open, high_open) -> bool:
     return True
 
 
-class INT(_Rule):
+class IntegerRule(FieldRule):
     """An int (not a bool, not 2.0) in ``[low, high]``."""
 
     def __init__(self, low=None, high=None, optional: bool = False):
         self.low, self.high, self.optional = low, high, optional
         self.what = f"an integer {_interval(low, high, False, False)}".rstrip()
+
+    def _convert(self, text: str):
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"must be {self.what}, got {text!r}") from None
 
     def _fits(self, value) -> bool:
         return isinstance(value, numbers.Integral) and not isinstance(value, bool) and _in_interval(
@@ -187,12 +207,18 @@ class INT(_Rule):
         )
 
 
-class REAL(_Rule):
+class NumberRule(FieldRule):
     """A finite real number (an int is fine, a string or bool is not) in the given interval."""
 
     def __init__(self, low=None, high=None, *, low_open: bool = False, high_open: bool = False, optional: bool = False):
         self.low, self.high, self.low_open, self.high_open, self.optional = low, high, low_open, high_open, optional
         self.what = f"a finite number {_interval(low, high, low_open, high_open)}".rstrip()
+
+    def _convert(self, text: str):
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"must be {self.what}, got {text!r}") from None
 
     def _fits(self, value) -> bool:
         return (
@@ -201,7 +227,7 @@ class REAL(_Rule):
         )
 
 
-class BOOL(_Rule):
+class BoolRule(FieldRule):
     """True or False (not 'yes', not 1)."""
 
     what = "True or False"
@@ -209,11 +235,17 @@ class BOOL(_Rule):
     def __init__(self, optional: bool = False):
         self.optional = optional
 
+    def _convert(self, text: str):
+        words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+        if text.lower() not in words:
+            raise ValueError(f"must be true or false, got {text!r}")
+        return words[text.lower()]
+
     def _fits(self, value) -> bool:
         return isinstance(value, bool)
 
 
-class CHOICE(_Rule):
+class ChoiceRule(FieldRule):
     """One of a few strings."""
 
     def __init__(self, *choices: str, optional: bool = False):
@@ -224,28 +256,117 @@ class CHOICE(_Rule):
         return isinstance(value, str) and value in self.choices
 
 
-def validate_fields(obj, rules: dict[str, _Rule]) -> None:
-    """Check each field of ``obj`` named in ``rules``; the error names ``Class.field``."""
+def validate_fields(obj, rules: dict[str, FieldRule] | None = None) -> None:
+    """Check each field of ``obj`` named in ``rules`` (default: its class's ``FIELD_RULES``).
+
+    The error names ``Class.field``.
+    """
     owner = type(obj).__name__
+    rules = type(obj).FIELD_RULES if rules is None else rules
     for name, rule in rules.items():
         rule.check(f"{owner}.{name}", getattr(obj, name))
 
 
-_GPT_RULES = {
-    "vocab_size": INT(1),
-    "block_size": INT(1),
-    "n_layer": INT(1),
-    "n_head": INT(1),
-    "n_embd": INT(1),
-    "dropout": REAL(0, 1, high_open=True),
-    "bias": BOOL(),
-    "norm": CHOICE(*NORM_PLACEMENTS),
-    "attention": CHOICE(*ATTENTION_PATHS),
-    "tie_weights": BOOL(),
-    "layer_norm_eps": REAL(0, low_open=True),
-    "normalization": CHOICE(*NORMALIZATIONS),
-    "position": CHOICE(*POSITIONS),
-    "rotary_base": REAL(1, low_open=True),
-    "mlp": CHOICE(*MLP_KINDS),
-    "qk_norm": BOOL(),
+def field_rule(config_class: type, name: str) -> FieldRule:
+    """The rule of field ``name`` of ``config_class`` (a config with a ``FIELD_RULES`` table)."""
+    rules = getattr(config_class, "FIELD_RULES", None)
+    if rules is None:
+        raise TypeError(f"{config_class.__name__} has no FIELD_RULES table")
+    if name not in rules:
+        raise KeyError(f"{config_class.__name__}.{name} has no validation rule")
+    return rules[name]
+
+
+GPT_RULES = {
+    "vocab_size": IntegerRule(1),
+    "block_size": IntegerRule(1),
+    "n_layer": IntegerRule(1),
+    "n_head": IntegerRule(1),
+    "n_embd": IntegerRule(1),
+    "dropout": NumberRule(0, 1, high_open=True),
+    "bias": BoolRule(),
+    "norm": ChoiceRule(*NORM_PLACEMENTS),
+    "attention": ChoiceRule(*ATTENTION_PATHS),
+    "tie_weights": BoolRule(),
+    "layer_norm_eps": NumberRule(0, low_open=True),
+    "normalization": ChoiceRule(*NORMALIZATIONS),
+    "position": ChoiceRule(*POSITIONS),
+    "rotary_base": NumberRule(1, low_open=True),
+    "mlp": ChoiceRule(*MLP_KINDS),
+    "qk_norm": BoolRule(),
+}
+GPTConfig.FIELD_RULES = GPT_RULES
+
+
+# --- the training run's config (the Trainer of chapter 05 reads it) ------------------------------------
+
+# The names TrainerConfig's choice fields take. optim.py, schedule.py and trainer.py read these tuples.
+DECAY_RULES = ("mingpt", "dim")  # which parameters AdamW decays: Linear weights, or every matrix (chapter 04)
+LR_SCHEDULES = ("constant", "cosine", "linear")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+
+
+@dataclass
+class TrainerConfig:
+    """Everything that decides how a model is trained (not what the model is).
+
+    The defaults are minGPT's demo settings (batch 64, lr 5e-4, betas 0.9/0.95, weight decay
+    0.1 on Linear weights, gradient clipping at norm 1.0, constant lr). Each feature named in a
+    comment is a :mod:`mingpt_lite.callbacks` class the Trainer installs from these fields.
+    """
+
+    max_iters: int = 2000  # optimizer steps in the run (also the length of the cosine schedule)
+    batch_size: int = 64  # sequences per step, in total over all processes when distributed
+    learning_rate: float = 5e-4  # the peak learning rate
+    betas: tuple[float, float] = (0.9, 0.95)  # AdamW's moment decay rates
+    weight_decay: float = 0.1
+    decay_rule: str = "mingpt"  # which parameters decay: "mingpt" (Linear weights) or "dim" (all matrices)
+    grad_clip: float | None = 1.0  # clip the gradient's global norm to this; None or 0: no clipping
+    lr_schedule: str = "constant"  # Schedule: "constant", or "cosine"/"linear" down to min_lr at max_iters
+    warmup_iters: int = 0  # linear warmup from ~0 to learning_rate over this many steps
+    min_lr: float = 0.0
+    eval_interval: int = 0  # evaluate every this many steps (0: only when you call evaluate())
+    eval_iters: int = 10  # batches per split in an evaluation (the same batches every time)
+    eval_batch_size: int | None = None  # default: batch_size
+    log_interval: int = 100  # read the losses back every this many steps: the one wait for the device
+    seed: int = 3407  # seeds the batch generator and dropout
+    device: str | None = None  # None: pick one (mingpt_lite.device.pick_device)
+    precision: str = "auto"  # "auto" (bf16 on a CUDA GPU that has it, else fp32), "fp32" or "bf16"
+    compile: bool = False  # run the training step's model through torch.compile
+    fused_adamw: bool | None = None  # the fused AdamW kernel (one loop over all parameters); None: on CPU/CUDA
+    progress: bool = True  # ProgressBar
+    checkpoint_path: str | None = None  # Checkpointing to this file (None: never) ...
+    checkpoint_interval: int = 0  # ... every this many steps (0: at the end and on a signal) ...
+    checkpoint_start: bool = False  # ... and at the starting point, so a run that diverges at once has one
+    divergence_factor: float | None = 4.0  # DivergenceGuard: stop at a loss this many times the larger of
+    #   the first loss and log(vocab_size) (a uniform guess's); None: only on NaN or infinity
+    FIELD_RULES: ClassVar[dict] = {}  # set below the class
+
+    def __post_init__(self) -> None:
+        validate_fields(self)
+        if not self.min_lr <= self.learning_rate:
+            raise ValueError(f"TrainerConfig.min_lr must be in [0, learning_rate={self.learning_rate}], "
+                             f"got {self.min_lr!r}")
+        if isinstance(self.betas, (str, bytes)) or not hasattr(self.betas, "__len__") or len(self.betas) != 2:
+            raise ValueError(f"TrainerConfig.betas must be two numbers in [0, 1), got {self.betas!r}")
+        self.betas = tuple(self.betas)
+        for k, beta in enumerate(self.betas):
+            NumberRule(0, 1, high_open=True).check(f"TrainerConfig.betas[{k}]", beta)
+        if self.device is not None and not isinstance(self.device, (str, torch.device)):
+            raise TypeError(f"TrainerConfig.device must be a string such as 'cpu' or 'cuda', got {self.device!r}")
+        if self.checkpoint_path is not None and not isinstance(self.checkpoint_path, (str, os.PathLike)):
+            raise TypeError(f"TrainerConfig.checkpoint_path must be a path or None, got {self.checkpoint_path!r}")
+
+
+TrainerConfig.FIELD_RULES = {
+    "max_iters": IntegerRule(0), "batch_size": IntegerRule(1), "learning_rate": NumberRule(0, low_open=True),
+    "weight_decay": NumberRule(0), "decay_rule": ChoiceRule(*DECAY_RULES), "grad_clip": NumberRule(0, optional=True),
+    "lr_schedule": ChoiceRule(*LR_SCHEDULES), "warmup_iters": IntegerRule(0), "min_lr": NumberRule(0),
+    "eval_interval": IntegerRule(0), "eval_iters": IntegerRule(1), "eval_batch_size": IntegerRule(1, optional=True),
+    "log_interval": IntegerRule(1), "seed": IntegerRule(0, 2**63 - 1),  # torch takes 64-bit seeds
+    "precision": ChoiceRule(*PRECISIONS), "compile": BoolRule(), "fused_adamw": BoolRule(optional=True),
+    "progress": BoolRule(), "checkpoint_interval": IntegerRule(0), "checkpoint_start": BoolRule(),
+    "divergence_factor": NumberRule(1, low_open=True, optional=True),
 }

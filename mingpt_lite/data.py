@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from .loss import IGNORE_INDEX
+from .tokenizer import Tokenizer
 
 SPLITS = ("train", "test")
 _MASK32 = 0xFFFFFFFF
@@ -62,6 +63,26 @@ def _position_digit_table(length: int, num_digits: int, salt: int, device: str) 
 # ---------------------------------------------------------------------------
 # The sort task
 # ---------------------------------------------------------------------------
+
+
+def most_distinct_kept(length: int) -> int:
+    """The repeat boost's threshold: a boosted draw of ``length`` digits is kept only if it
+    has at most this many distinct digits (``length // 2``, as in minGPT's demo)."""
+    return length // 2
+
+
+def repeat_boost_active(length: int, num_digits: int) -> bool:
+    """Whether :class:`SortTask`'s repeat boost can reject any draw of a task of this size.
+
+    A problem has at most ``min(length, num_digits)`` distinct digits; the boost rejects
+    draws with more than :func:`most_distinct_kept` of them. When no problem can have that
+    many (few symbols, e.g. 3 digits at length 6 or more), the boost never fires and the
+    draws are plain uniform. No task is built, so any size can be asked about.
+    """
+    for name, value in (("length", length), ("num_digits", num_digits)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return min(length, num_digits) > most_distinct_kept(length)
 
 
 @dataclass(frozen=True)
@@ -181,8 +202,8 @@ class SortTask:
         Problems may repeat, as in minGPT's demo. ``boost=False`` skips the
         repeat-boosting rejection (plain uniform problems of the split).
 
-        ``sync_free`` (default: on CUDA) never reads a count back to the host, so a
-        GPU training step does not wait for the device here: one pool of candidates,
+        ``sync_free`` (default: on every device but the CPU: CUDA, MPS, ...) never reads a
+        count back to the host, so a GPU training step does not wait for the device here: one pool of candidates,
         sized so that running short has probability below 1e-15 (and even then no
         problem of the other split is returned, an accepted one is repeated). Without
         it, a short pool is simply drawn again, which is exact.
@@ -195,7 +216,7 @@ class SortTask:
         device = torch.device("cpu") if device is None else torch.device(device)
         want_test = split == "test"
         if sync_free is None:
-            sync_free = device.type == "cuda"
+            sync_free = device.type != "cpu"  # reading a count from any accelerator waits for it
         pool = self._pool_size(split, n, boost, sync_free)
         while True:
             # Draw a pool of candidates and keep the first n accepted ones, in draw order.
@@ -206,7 +227,7 @@ class SortTask:
             accept = self.is_test(digits) == want_test
             if boost and self.boost_probability > 0:
                 subject = coin < self.boost_probability
-                accept &= ~subject | (self.count_distinct(digits) <= self.length // 2)
+                accept &= ~subject | (self.count_distinct(digits) <= most_distinct_kept(self.length))
             # accepted rows first (a stable sort keeps their draw order); avoids boolean
             # indexing, which needs the count on the host and is slow on the CPU
             order = torch.argsort((~accept).to(torch.uint8), stable=True)
@@ -312,7 +333,7 @@ def _acceptance_rate(task: SortTask, split: str, boost: bool) -> float:
     coin = torch.rand(8192, generator=generator)
     accept = task.is_test(digits) == (split == "test")
     if boost and task.boost_probability > 0:
-        accept &= (coin >= task.boost_probability) | (task.count_distinct(digits) <= task.length // 2)
+        accept &= (coin >= task.boost_probability) | (task.count_distinct(digits) <= most_distinct_kept(task.length))
     # at least a few accepted draws' worth, so a rare split still gets a finite pool
     return max(int(accept.sum()), 8) / 8192
 
@@ -440,6 +461,12 @@ def read_text_file(path: str | os.PathLike) -> str:
     return text
 
 
+def _same_device(a, b) -> bool:
+    """Whether two devices are one: ``cuda`` (the current GPU) matches ``cuda:0`` and so on."""
+    a, b = torch.device(a), torch.device(b)
+    return a.type == b.type and (a.index is None or b.index is None or a.index == b.index)
+
+
 class CharDataset:
     """A text as a stream of characters: vocabulary, encode/decode, train/val split, random windows.
 
@@ -451,7 +478,10 @@ class CharDataset:
 
     Build from a string, from a file (:meth:`from_file`), or from the offline
     default corpus (:meth:`default`). ``device`` is where the encoded text lives
-    (and batches are built); use ``.to(device)`` to move it.
+    (and batches are built); use ``.to(device)`` to move it. A batch asked for on
+    another device (a generator there, as the Trainer's is on the training device)
+    moves the text there first, once, like :class:`SortTask`, which draws on the
+    generator's device.
     """
 
     splits = ("train", "val")
@@ -544,19 +574,22 @@ class CharDataset:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``batch_size`` random windows of ``split``: ``x`` and ``y`` (batch_size, block_size).
 
-        Built where the text lives; the offsets come from ``generator`` (which must be
-        on the same device). ``device``, if given, must match too.
+        Built on ``generator``'s device (else on ``device``, else where the text lives),
+        with offsets drawn from ``generator``. If the text lives elsewhere it is moved
+        there first, once (it stays there, see :meth:`to`): a dataset built on the CPU
+        then works with a Trainer on a GPU, and no batch mixes devices.
         """
         if split not in self.data:
             raise ValueError(f"split must be one of {tuple(self.data)}, got {split!r}")
-        data = self.data[split]
-        if device is not None and torch.device(device).type != data.device.type:
-            raise ValueError(f"the text lives on {data.device}; call .to({str(device)!r}) first")
-        if generator is not None and generator.device.type != data.device.type:
+        if generator is not None and device is not None and not _same_device(device, generator.device):
             raise ValueError(
-                f"the generator is on {generator.device} but the text lives on {data.device}; "
-                f"make the generator with torch.Generator(device={str(data.device)!r})"
+                f"the generator is on {generator.device} but device={str(device)!r} was asked for; "
+                f"make the generator with torch.Generator(device={str(device)!r})"
             )
+        target = generator.device if generator is not None else device
+        if target is not None and not _same_device(target, self.device):
+            self.to(target)
+        data = self.data[split]
         T = self.block_size
         starts = torch.randint(
             data.numel() - T, (batch_size,), generator=generator, device=data.device
@@ -566,14 +599,97 @@ class CharDataset:
         return chunk[:, :-1], chunk[:, 1:]
 
 
+class TokenDataset(CharDataset):
+    """A text as a stream of BPE tokens, with :class:`CharDataset`'s interface.
+
+    The text is cut into train and validation *by characters*, where :class:`CharDataset`
+    cuts it (the first ``int(len(text) * (1 - val_fraction))`` characters train), and each
+    part is tokenised on its own. So both datasets hold the same validation text, which is
+    what lets a character model and a token model be scored on it side by side (in bits per
+    character). ``block_size`` counts tokens: a window of 64 tokens holds more characters
+    than one of 64 characters. Batches come from :meth:`CharDataset.get_batch` unchanged:
+    random windows, built on the generator's device.
+
+    Args:
+        text: the whole text.
+        tokenizer: a :class:`~mingpt_lite.tokenizer.Tokenizer` (e.g. from ``train_bpe`` or
+            ``Tokenizer.load``); its ``vocab_size`` is the dataset's.
+    """
+
+    def __init__(self, text: str, tokenizer: Tokenizer, block_size: int = 64, val_fraction: float = 0.1,
+                 device=None):
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        if not isinstance(tokenizer, Tokenizer):
+            raise TypeError(f"tokenizer must be a mingpt_lite.tokenizer.Tokenizer, got {type(tokenizer).__name__}")
+        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+            raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+        if not 0.0 < val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+        self.tokenizer = tokenizer
+        self.block_size = block_size
+        self.val_fraction = val_fraction
+        n_train = int(len(text) * (1.0 - val_fraction))
+        #: the text of each split, as cut before tokenising
+        self.texts = {"train": text[:n_train], "val": text[n_train:]}
+        self.data = {split: self.encode(part) for split, part in self.texts.items()}
+        for split, part in self.data.items():
+            if part.numel() < block_size + 1:
+                raise ValueError(
+                    f"the {split} split has {part.numel()} tokens, fewer than "
+                    f"block_size + 1 = {block_size + 1}; use a longer text or a smaller block_size"
+                )
+        if device is not None:
+            self.to(device)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, tokenizer: Tokenizer, block_size: int = 64,
+                  val_fraction: float = 0.1, device=None):
+        """Read a UTF-8 text file and build the dataset."""
+        return cls(read_text_file(path), tokenizer, block_size, val_fraction, device)
+
+    @classmethod
+    def default(cls, tokenizer: Tokenizer, block_size: int = 64, val_fraction: float = 0.1, device=None):
+        """The dataset over :func:`default_corpus`, available offline on any machine."""
+        return cls(default_corpus(), tokenizer, block_size, val_fraction, device)
+
+    @classmethod
+    def from_corpus(cls, tokenizer: Tokenizer, name: str = "tinyshakespeare", block_size: int = 64,
+                    val_fraction: float = 0.1, device=None):
+        """The dataset over a corpus named in :data:`CORPORA` (default Tiny Shakespeare), offline."""
+        return cls(load_corpus(name), tokenizer, block_size, val_fraction, device)
+
+    @property
+    def vocab_size(self) -> int:
+        """The tokenizer's number of ids."""
+        return self.tokenizer.vocab_size
+
+    def encode(self, text: str) -> torch.Tensor:
+        """Token ids (1-D long tensor, CPU) of ``text``."""
+        return torch.tensor(self.tokenizer.encode(text), dtype=torch.long)
+
+    def decode(self, ids) -> str:
+        """The text for token ids (a 1-D tensor or a list of ints); a character cut in two
+        by the slice of ids decodes to U+FFFD."""
+        if isinstance(ids, torch.Tensor):
+            if ids.dim() != 1:
+                raise ValueError(f"decode takes one sequence (1-D), got shape {tuple(ids.shape)}")
+            if ids.is_floating_point() or ids.is_complex():
+                raise TypeError(f"token ids must be integers, got dtype {ids.dtype}")
+        return self.tokenizer.decode(ids)
+
+
 __all__ = [
     "CORPORA",
     "CharDataset",
     "SortTask",
+    "TokenDataset",
     "default_corpus",
     "read_text_file",
     "load_corpus",
     "mix32",
+    "most_distinct_kept",
+    "repeat_boost_active",
     "sort_accuracy",
     "tiny_shakespeare",
 ]

@@ -44,3 +44,17 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cpu":
         return f"cpu ({torch.get_num_threads()} threads)"
     return device.type
+
+
+def synchronize(device: str | torch.device) -> None:
+    """Wait until ``device`` has finished the work queued on it; nothing to wait for on the CPU.
+
+    A GPU runs behind Python: a call such as ``model(x)`` returns once its kernels are queued,
+    so a timer read right after it measures the queueing, not the work. Timers call this
+    before starting and before stopping.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()

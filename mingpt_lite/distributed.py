@@ -36,8 +36,12 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .config import GPTConfig
+from .data import SortTask
 from .device import pick_device
 from .loss import lm_loss
+from .model import GPT
+from .trainer import Trainer, TrainerConfig
 
 TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
@@ -217,10 +221,6 @@ def _parse(argv):
 
 def main(argv=None) -> int:
     """Entry point of ``python -m mingpt_lite.distributed`` (see the module docstring)."""
-    from .config import GPTConfig
-    from .data import SortTask
-    from .model import GPT
-    from .trainer import Trainer, TrainerConfig
 
     args = _parse(argv)
     info = init_distributed(device=args.device)

@@ -37,7 +37,7 @@ import numbers
 
 import torch
 
-from .model import check_token_ids
+from .checks import check_token_ids
 
 __all__ = ["cached_logits", "filter_logits", "generate", "repeated_share", "sample_next"]
 
@@ -104,9 +104,16 @@ def _filter_logits(logits, top_k, top_p):
     return logits
 
 
+# Below this temperature sampling is greedy decoding. Dividing a logit of 10 by 1e-300 gives
+# inf, two infs make inf - inf = NaN inside the softmax, and multinomial fails. Long before
+# that, at 1e-6, any other token whose logit is 4e-5 or more below the best one has a
+# probability under e^-40 of being drawn: the draw is the argmax already.
+GREEDY_BELOW = 1e-6
+
+
 def _next_token(logits, do_sample, temperature, top_k, top_p, generator):
     """:func:`sample_next` without the option checks (``generate`` checks once, not per token)."""
-    if not do_sample:
+    if not do_sample or temperature < GREEDY_BELOW:
         # The argmax is the same for every positive temperature and inside every
         # top-k / top-p set, so greedy decoding ignores those options.
         return logits.argmax(dim=-1, keepdim=True)
@@ -129,7 +136,8 @@ def sample_next(
     """Next token ids (B, 1) from the last position's logits (B, V).
 
     Greedy (``do_sample=False``, the default) takes the argmax. Sampling divides the
-    logits by ``temperature`` (< 1 sharpens, > 1 flattens), keeps the ``top_k`` /
+    logits by ``temperature`` (< 1 sharpens, > 1 flattens; below ``GREEDY_BELOW`` = 1e-6,
+    too small to divide by safely, it is greedy), keeps the ``top_k`` /
     ``top_p`` set (see :func:`filter_logits`) and draws from the softmax with
     ``torch.multinomial``; pass a seeded ``torch.Generator`` (on the logits' device)
     to get the same draws every run without touching the global RNG.
@@ -193,9 +201,10 @@ def _eval_mode(model):
 def _cached_logits(model, idx, prefill):
     B, T = idx.shape
     cache = model.new_kv_cache(B, T)
-    steps = [model(idx[:, :prefill], kv_cache=cache, pos=0)]  # one forward over the prompt
+    # idx was checked once by the caller: no forward reads its range back again
+    steps = [model(idx[:, :prefill], kv_cache=cache, pos=0, check_range=False)]  # one forward over the prompt
     for pos in range(prefill, T):  # then one position per forward
-        steps.append(model(idx[:, pos : pos + 1], kv_cache=cache, pos=pos))
+        steps.append(model(idx[:, pos : pos + 1], kv_cache=cache, pos=pos, check_range=False))
     return torch.cat(steps, dim=1)
 
 
@@ -277,23 +286,26 @@ def _generate(model, idx, max_new_tokens, sampling, use_cache):
     if n == total:
         return tokens
 
+    # The prompt was checked once (_check_prompt), and every later id comes from an argmax or a
+    # draw over the vocabulary, so no forward here reads the ids' range back (check_range=False):
+    # off the CPU each such read is a host sync, two per token (min and max) on the recompute path.
     # The last new token is never fed back, so positions 0 .. total-2 are the most a
     # run can need: a 1-token prompt and block_size - 1 new tokens fit exactly.
     cache_len = min(total - 1, block_size)
     if use_cache and prompt_len <= cache_len:
         cache = model.new_kv_cache(B, cache_len)
-        logits = model(tokens[:, :n], kv_cache=cache, pos=0)[:, -1]  # prefill
+        logits = model(tokens[:, :n], kv_cache=cache, pos=0, check_range=False)[:, -1]  # prefill
         while True:
             tokens[:, n : n + 1] = _next_token(logits, *sampling)
             n += 1
             if n == total or n > cache_len:  # done, or the next position is past block_size
                 break
-            logits = model(tokens[:, n - 1 : n], kv_cache=cache, pos=n - 1)[:, -1]
+            logits = model(tokens[:, n - 1 : n], kv_cache=cache, pos=n - 1, check_range=False)[:, -1]
         del cache
 
     # Without a cache, or once the cache is full: recompute the (cropped) context.
     while n < total:
-        logits = model(tokens[:, max(0, n - block_size) : n])[:, -1]
+        logits = model(tokens[:, max(0, n - block_size) : n], check_range=False)[:, -1]
         tokens[:, n : n + 1] = _next_token(logits, *sampling)
         n += 1
     return tokens

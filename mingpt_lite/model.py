@@ -16,53 +16,12 @@ import torch
 import torch.nn as nn
 
 from .blocks import Block
+from .checks import check_state_dict, check_token_ids
 from .config import GPTConfig
+from .generation import generate
 from .init import init_gpt_weights
 from .norms import make_norm
-
-
-def check_token_ids(idx, config: GPTConfig, check_range: bool = True) -> None:
-    """Raise a clear error for input that is not a (B, T) tensor of valid token ids.
-
-    Without this, a bad id reaches ``nn.Embedding``: on the CPU torch only says
-    "index out of range in self", on CUDA a device-side assert kills the process.
-    The range check reads the tensor's min and max, which on a GPU waits for the
-    device; callers on a GPU hot path may pass ``check_range=False``.
-
-    Inside a ``torch.compile`` graph it does nothing: reading min and max into Python
-    would break the graph in two, and the one caller that compiles, the Trainer, checks a
-    batch eagerly before its first step. (``torch.compiler.disable`` would keep the check
-    as its own piece outside the graph, but that decorator imports ``torch._dynamo`` when
-    this module is imported, which made ``import mingpt_lite`` take 1.3 s longer.)
-    """
-    if torch.compiler.is_compiling():
-        return
-    if not isinstance(idx, torch.Tensor):
-        raise TypeError(f"token ids must be a torch.Tensor, got {type(idx).__name__}")
-    if idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
-        raise TypeError(
-            f"token ids must be an integer tensor (torch.long), got dtype {idx.dtype}; "
-            f"did you pass embeddings or probabilities instead of ids?"
-        )
-    if idx.dtype not in (torch.long, torch.int32):  # what nn.Embedding accepts
-        raise TypeError(f"token ids must be torch.long (or torch.int32), got dtype {idx.dtype}; convert with ids.long()")
-    if idx.dim() != 2:
-        raise ValueError(f"token ids must have shape (batch, time), got shape {tuple(idx.shape)}")
-    T = idx.size(1)
-    if T == 0:
-        raise ValueError("token ids are empty: the sequence needs at least one token")
-    if T > config.block_size:
-        raise ValueError(
-            f"sequence of length {T} is longer than block_size {config.block_size}; "
-            f"crop the context to the last {config.block_size} tokens"
-        )
-    if check_range and idx.numel():
-        low, high = int(idx.min()), int(idx.max())
-        if low < 0 or high >= config.vocab_size:
-            raise ValueError(
-                f"token ids must lie in [0, {config.vocab_size}) (vocab_size), "
-                f"got values from {low} to {high}"
-            )
+from .pretrained import gpt2_weights
 
 
 class GPT(nn.Module):
@@ -99,22 +58,24 @@ class GPT(nn.Module):
             params.pop(id(self.lm_head.weight))
         return sum(p.numel() for p in params.values())
 
-    def forward(self, idx, *, kv_cache=None, pos: int = 0, return_attention: bool = False):
+    def forward(self, idx, *, kv_cache=None, pos: int = 0, return_attention: bool = False, check_range: bool = True):
         """Logits (B, T, vocab_size) for token ids ``idx`` (B, T).
 
         ``kv_cache`` (from :meth:`new_kv_cache`) and ``pos`` let generation feed only
         the new tokens, which sit at absolute positions ``pos .. pos+T-1``.
         ``return_attention=True`` also returns each layer's (B, H, T, S) weights.
+        ``check_range=False`` skips reading the ids' min and max (a host sync off the CPU)
+        for ids already known to be in range, as generation's own loop does.
         """
-        # On CUDA the range check is a host sync. Training steps skip it (the Trainer
-        # checks the data once), and so do single-token steps into a KV cache, which
-        # is generation's loop: generate() checks the prompt once, and the ids it
+        # Off the CPU (CUDA, MPS) the range check is a host sync. Training steps skip it
+        # (the Trainer checks the data once), and so do single-token steps into a KV cache,
+        # which is generation's loop: generate() checks the prompt once, and the ids it
         # feeds back come from an argmax or a draw over the vocabulary.
-        on_gpu = isinstance(idx, torch.Tensor) and idx.is_cuda
+        on_gpu = isinstance(idx, torch.Tensor) and idx.device.type != "cpu"
         training_step = self.training and torch.is_grad_enabled()
         decode_step = kv_cache is not None and on_gpu and idx.dim() == 2 and idx.size(1) == 1
         hot_gpu_step = on_gpu and (training_step or decode_step)
-        check_token_ids(idx, self.config, check_range=not hot_gpu_step)
+        check_token_ids(idx, self.config, check_range=check_range and not hot_gpu_step)
         T = idx.size(1)
         if pos < 0 or pos + T > self.config.block_size:
             raise ValueError(
@@ -149,13 +110,21 @@ class GPT(nn.Module):
     @torch.no_grad()
     def generate(self, idx, max_new_tokens: int, **options):
         """Continue ``idx`` by ``max_new_tokens`` tokens; see :func:`mingpt_lite.generation.generate`."""
-        from .generation import generate
-
         return generate(self, idx, max_new_tokens, **options)
 
     @classmethod
     def from_pretrained(cls, source, **overrides) -> "GPT":
-        """Load GPT-2 weights in the Hugging Face layout; see :func:`mingpt_lite.pretrained.load_gpt2`."""
-        from .pretrained import load_gpt2
+        """A GPT holding GPT-2 weights in the Hugging Face layout, in eval mode.
 
-        return load_gpt2(source, **overrides)
+        ``source`` and ``overrides`` are those of :func:`mingpt_lite.pretrained.gpt2_weights`,
+        which reads and renames the weights; this only builds the model and loads them.
+        (A model saved by this package is not GPT-2's layout: load it with
+        :func:`mingpt_lite.modelfile.load_model`.)
+        """
+        config, tensors = gpt2_weights(source, **overrides)
+        with torch.device("meta"):  # names and shapes first, on a model without memory
+            check_state_dict(cls(config), tensors)
+        model = cls(config)
+        # strict=False only for a tied head, which the checkpoint stores once (as the embedding)
+        model.load_state_dict(tensors, strict=not config.tie_weights)
+        return model.eval()

@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-RULES = ("mingpt", "dim")
+from .config import DECAY_RULES
+
 
 
 def _decays(module: nn.Module, name: str, param: nn.Parameter, rule: str) -> bool:
@@ -29,8 +30,8 @@ def parameter_groups(model: nn.Module, weight_decay: float, rule: str = "mingpt"
     A tensor shared by several modules (a tied head) appears once; if any of its
     owners says "no decay" (the embedding does), it is not decayed.
     """
-    if rule not in RULES:
-        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+    if rule not in DECAY_RULES:
+        raise ValueError(f"rule must be one of {DECAY_RULES}, got {rule!r}")
     params: dict[int, nn.Parameter] = {}
     decide: dict[int, bool] = {}
     # remove_duplicate=False: see every owner of a shared tensor, not just the first.

@@ -12,6 +12,10 @@ Three differences separate that layout from ours, and this module is about them:
 
 Everything else (vocabulary, context length, width, depth, biases) is read off
 the tensors' shapes; only the number of heads is invisible in the shapes.
+
+This module reads and renames tensors and builds a :class:`GPTConfig`; it never builds
+a model, so it does not import ``model.py`` (:meth:`GPT.from_pretrained` calls it and
+loads the result).
 """
 
 from __future__ import annotations
@@ -22,10 +26,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
-from .checkpoint import CheckpointError, check_state_dict
+from .checks import CheckpointError
 from .config import GPTConfig
-from .model import GPT
 
 # Hugging Face name (after the "transformer." prefix and "h.<i>.") -> our name.
 _BLOCK_NAMES = {
@@ -37,6 +41,8 @@ _BLOCK_NAMES = {
     "mlp.c_proj": "mlp.residual_proj",
 }
 _TOP_NAMES = {"wte": "token_embedding", "wpe": "position_embedding", "ln_f": "final_norm"}
+# Names only our own GPT uses; Hugging Face's are wte, wpe, h.<i>.*, ln_f.
+_OUR_NAMES = ("token_embedding.weight", "position_embedding.weight", "final_norm.weight")
 _CONV1D = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
 _MASK_BUFFER = re.compile(r"^h\.\d+\.attn\.(bias|masked_bias)$")
 _BLOCK_KEY = re.compile(r"^h\.(\d+)\.(.+)\.(weight|bias)$")
@@ -74,8 +80,6 @@ def _read_folder(folder: Path) -> tuple[dict[str, torch.Tensor], dict]:
 
 
 def _read_safetensors(file: Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
-
     try:
         return load_file(str(file), device="cpu")
     except Exception as err:  # a truncated or foreign file
@@ -83,7 +87,7 @@ def _read_safetensors(file: Path) -> dict[str, torch.Tensor]:
 
 
 def _download(name: str) -> Path:
-    try:
+    try:  # an optional dependency, needed only to download: imported where it is used
         from huggingface_hub import snapshot_download
     except ImportError as err:
         raise ImportError(
@@ -133,6 +137,13 @@ def convert_gpt2_state_dict(hf_state: Mapping[str, torch.Tensor]) -> tuple[dict[
     transposed, mask buffers dropped, head dropped when it equals the embedding)
     and what the shapes tell about the config. Unknown names are an error.
     """
+    if any(key in hf_state for key in _OUR_NAMES):
+        # a state dict or file of this package's own GPT (save_model), not GPT-2's layout
+        raise CheckpointError(
+            "these are mingpt_lite's own tensor names (token_embedding.weight, blocks.*), not GPT-2's: "
+            "load a file written by save_model with mingpt_lite.modelfile.load_model, "
+            "or a state dict with GPT(config).load_state_dict"
+        )
     tensors: dict[str, torch.Tensor] = {}
     unknown = []
     head = None
@@ -181,8 +192,8 @@ def convert_gpt2_state_dict(hf_state: Mapping[str, torch.Tensor]) -> tuple[dict[
     return tensors, facts
 
 
-def load_gpt2(source, **overrides) -> GPT:
-    """Build a :class:`GPT` from GPT-2 weights in the Hugging Face layout.
+def gpt2_weights(source, **overrides) -> tuple[GPTConfig, dict[str, torch.Tensor]]:
+    """The config and our-named tensors of GPT-2 weights in the Hugging Face layout.
 
     ``source`` may be a hub model name such as ``"gpt2"`` (downloaded, so it needs a
     network), a local folder (``*.safetensors`` or ``pytorch_model.bin``, plus an
@@ -190,7 +201,7 @@ def load_gpt2(source, **overrides) -> GPT:
     ``transformers.GPT2LMHeadModel``. Sizes come from the tensors' shapes; the head
     count from ``config.json``, the model's config, ``n_head=`` or GPT-2's known
     widths. Other ``overrides`` (e.g. ``dropout=0.0``) go into :class:`GPTConfig`.
-    The returned model is in eval mode.
+    :meth:`GPT.from_pretrained` builds the model from the result.
     """
     hf_state, hf_config = _load_source(source)
     tensors, facts = convert_gpt2_state_dict(hf_state)
@@ -220,9 +231,4 @@ def load_gpt2(source, **overrides) -> GPT:
     if not config.tie_weights and "lm_head.weight" not in tensors:
         # asked to untie a tied checkpoint: the head starts as a copy of the embedding
         tensors["lm_head.weight"] = tensors["token_embedding.weight"].clone()
-    from .checkpoint import empty_model
-
-    check_state_dict(empty_model(config), tensors)  # names and shapes first, then the real model
-    model = GPT(config)
-    model.load_state_dict(tensors, strict=not config.tie_weights)
-    return model.eval()
+    return config, tensors

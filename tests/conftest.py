@@ -27,6 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # Thread count: the same for unit tests and for the notebook kernels nbval starts (they inherit
 # the environment), and the same as `tools/book.py execute` used to write the stored outputs.
 TEST_THREADS = 2
+# Under pytest-xdist (make test runs two workers on a 2-core machine) each worker's unit tests get one
+# thread: two workers of two threads each would oversubscribe the cores, and OpenMP's waiting threads
+# then make each op many times slower.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    TEST_THREADS = 1
 # setdefault: a thread count given by the caller (make test gives the kernels 1) is kept for
 # the notebook kernels; this process's own torch threads are set below either way.
 os.environ.setdefault("OMP_NUM_THREADS", str(TEST_THREADS))
@@ -35,6 +40,8 @@ os.environ.setdefault("MKL_NUM_THREADS", str(TEST_THREADS))
 import torch  # noqa: E402  (after the thread variables, which torch reads when it starts)
 
 torch.set_num_threads(TEST_THREADS)
+
+from mingpt_lite.exercises import check  # noqa: E402  (after torch's thread count is set)
 
 
 def _load_book_tool():
@@ -71,6 +78,17 @@ def pytest_configure(config):
 
 def pytest_report_header(config):
     return f"device-aware unit tests run on: {config.test_device} (${TEST_DEVICE_ENV})"
+
+
+def failed(exercise: str, attempt, *args, **kwargs) -> str:
+    """The hint an exercise checker gives ``attempt``; fails the test if the attempt was accepted.
+
+    Shared by the exercise-checker tests (``from conftest import failed``), so a test reads
+    ``assert "hint words" in failed("2.1", wrong)``.
+    """
+    result = check(exercise, attempt, *args, quiet=True, **kwargs)
+    assert not result, f"{exercise} accepted a wrong attempt: {result}"
+    return result.message
 
 
 @pytest.fixture

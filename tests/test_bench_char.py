@@ -1,13 +1,17 @@
 """The Tiny Shakespeare corpus, the char benchmark's pieces (estimator, nanoGPT checkpoint reader,
 time budget, recipes) and the Muon optimizer. Fast: no benchmark is run here."""
 
+import json
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from mingpt_lite import GPT, GPTConfig
-from mingpt_lite.bench import char
+from mingpt_lab.bench import char
+from mingpt_lab.cli import build_parser
 from mingpt_lite.data import CORPORA, CharDataset, load_corpus, tiny_shakespeare
 from mingpt_lite.optim import Muon, configure_muon, newton_schulz_orthogonalize
 from mingpt_lite.trainer import Trainer, TrainerConfig
@@ -35,9 +39,7 @@ def test_validation_is_the_last_tenth_as_nanogpt_cuts_it():
 
 
 def test_train_cli_defaults_to_tiny_shakespeare():
-    from mingpt_lite.train import build_parser
-
-    args = build_parser().parse_args(["char"])
+    args = build_parser().parse_args(["train", "char"])
     assert args.corpus == "tinyshakespeare" and args.text is None
 
 
@@ -114,10 +116,10 @@ def test_time_budget_schedule_and_stop():
             x = torch.randint(0, 5, (batch_size, 4), generator=generator)
             return x, x
 
-    trainer = Trainer(model, Data(), TrainerConfig(max_iters=10**6, batch_size=2, learning_rate=1e-3, min_lr=1e-4,
-                                                   warmup_iters=2, lr_schedule="cosine", progress=False,
-                                                   device="cpu"))
-    char.install_time_budget(trainer, 10.0, clock=lambda: now[0])
+    config = TrainerConfig(max_iters=10**6, batch_size=2, learning_rate=1e-3, min_lr=1e-4, warmup_iters=2,
+                           lr_schedule="cosine", progress=False, device="cpu")
+    schedule, budget = char.time_budget(config, 10.0, clock=lambda: now[0])
+    trainer = Trainer(model, Data(), config, schedule=schedule, callbacks=(budget,))
     lrs = []
     trainer.add_callback("on_batch_end", lambda t: lrs.append(t.optimizer.param_groups[0]["lr"]))
     trainer.train()
@@ -193,3 +195,52 @@ def test_muon_bfloat16_products_keep_float32_weights():
     torch.nn.functional.cross_entropy(model(x).reshape(-1, 7), x.reshape(-1)).backward()
     opt.step()
     assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_nanogpt_runs_on_our_device_at_our_precision():
+    assert char.nanogpt_args("cuda", "bf16")[-2:] == ["--device=cuda", "--dtype=bfloat16"]
+    assert char.nanogpt_args("cpu", "fp32")[-2:] == ["--device=cpu", "--dtype=float32"]
+    assert not any(arg.startswith("--device=") for arg in char.NANOGPT_ARGS)  # never a fixed device
+
+
+def test_the_child_trains_on_the_device_and_precision_it_is_given(tmp_path):
+    figures = char.train_recipe("fast", 0, tmp_path, threads=1, progress=False, iters=2, device="cpu",
+                                precision="bf16")
+    assert figures["iters"] == 2 and (tmp_path / "model.safetensors").is_file()
+
+
+# --- the results file and the --out folder (issue 28: runs that meet, planted links) -------------------
+
+def test_merging_runs_keeps_every_run_and_follows_no_planted_link(tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not yours")
+    results = tmp_path / "ablation.json"
+    (tmp_path / "ablation.json.tmp").symlink_to(outside)  # the names the old writer used
+    char._merge_run(results, {"command": "a"}, "base | seed 0", {"val_loss": 2.5})
+    char._merge_run(results, {"command": "b"}, "base | seed 1", {"val_loss": 2.4})
+    assert outside.read_text() == "not yours" and not results.is_symlink()
+    saved = json.loads(results.read_text())
+    assert set(saved["runs"]) == {"base | seed 0", "base | seed 1"} and saved["meta"]["command"] == "a"
+
+
+def test_a_second_run_into_a_busy_out_is_refused_in_one_line(tmp_path, capsys):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom mingpt_lite.runstate import run_lock\n"
+         "with run_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(60)", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert char.main(["--out", str(tmp_path), "--iters", "1", "--device", "cpu"]) == 1
+        error = capsys.readouterr().err.strip()
+        assert len(error.splitlines()) == 1 and str(holder.pid) in error
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.parametrize("option, value", [("--iters", "-5"), ("--budget", "0"), ("--threads", "0")])
+def test_numbers_that_cannot_work_are_one_line_usage_errors(option, value, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        char.main([option, value])
+    assert exit_info.value.code == 2
+    assert "must be above 0" in capsys.readouterr().err

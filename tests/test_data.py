@@ -3,7 +3,15 @@
 import pytest
 import torch
 
-from mingpt_lite.data import CharDataset, SortTask, default_corpus, mix32, sort_accuracy
+from mingpt_lite.data import (
+    CharDataset,
+    SortTask,
+    default_corpus,
+    mix32,
+    most_distinct_kept,
+    repeat_boost_active,
+    sort_accuracy,
+)
 from mingpt_lite.loss import IGNORE_INDEX
 
 
@@ -77,6 +85,29 @@ def test_sync_free_sampling_keeps_the_split_and_the_boost():
         assert len({tuple(r) for r in problems.tolist()}) > 2500  # not one accepted row repeated
     few = (task.count_distinct(task.sample_problems("train", 4000, gen(3), sync_free=True)) <= 3).float().mean()
     assert 0.105 < few.item() < 0.15
+
+
+def test_sampling_off_the_cpu_never_reads_a_count_back():
+    """Issue 26-J: sync-free sampling is the default on every device but the CPU (CUDA, MPS).
+    The meta device stands in for an accelerator: reading a count from it into Python fails,
+    as reading one from a GPU would wait for the device."""
+    task = SortTask(length=6, num_digits=10)
+    problems = task.sample_problems("train", 64, device="meta")
+    assert problems.shape == (64, 6) and problems.device.type == "meta"
+
+
+@pytest.mark.parametrize("length, num_digits, active", [(4, 3, True), (5, 3, True), (6, 3, False), (8, 3, False),
+                                                        (8, 6, True), (12, 6, False), (32, 32, True), (7, 4, True),
+                                                        (1, 2, True), (2, 40, True), (40, 2, False)])
+def test_repeat_boost_is_active_where_a_draw_can_have_too_many_distinct_digits(length, num_digits, active):
+    assert repeat_boost_active(length, num_digits) == active
+    if active and num_digits ** length < 10**6 and num_digits ** length > 16:
+        # the sampler really rejects some draws, and only then
+        task = SortTask(length=length, num_digits=num_digits)
+        draws = torch.randint(num_digits, (2000, length), generator=torch.Generator().manual_seed(0))
+        assert (task.count_distinct(draws) > most_distinct_kept(length)).any()
+    with pytest.raises(ValueError, match="length must be a positive integer"):
+        repeat_boost_active(0, num_digits)
 
 
 def test_split_salt_changes_the_split():
@@ -190,6 +221,19 @@ def test_char_dataset_round_trip_and_windows():
         CharDataset("abcabc", block_size=8)
 
 
+def test_char_batches_follow_the_device_asked_for():
+    """Issue 26-A: chapter 07 built its text on the CPU and the Trainer asked for a batch with
+    a generator on the GPU; get_batch refused. Now the text moves to where the batch is asked
+    for, once. The meta device stands in for the GPU (no generator exists there, so the device
+    is named directly: the generator's device takes the same path)."""
+    data = CharDataset("hello world, hello sorting transformer! " * 20, block_size=8)
+    x, y = data.get_batch("train", 4, device="meta")
+    assert x.device.type == y.device.type == "meta" == data.device.type
+    assert data.data["val"].device.type == "meta"  # every split moved, once
+    with pytest.raises(ValueError, match=r"the generator is on cpu but device='meta'"):
+        data.get_batch("train", 4, gen(), device="meta")
+
+
 def test_default_corpus_is_offline_and_sizeable(tmp_path):
     text = default_corpus()
     assert len(text) > 100_000 and text == default_corpus()
@@ -200,3 +244,170 @@ def test_default_corpus_is_offline_and_sizeable(tmp_path):
     assert CharDataset.from_file(path, block_size=4).decode([0]) == " "
     with pytest.raises(FileNotFoundError):
         CharDataset.from_file(tmp_path / "missing.txt")
+
+
+# --- moved from tests/test_failures.py; clean up imports/helpers ---
+"""What a bad run or a bad input costs (issue 15), at the library level.
+
+Divergence and the checkpoint to recover from, a full disk, temporary files of killed
+writers, and clear errors for values of the wrong type or range. The command line's side
+of the same cases is in test_cli_errors.py.
+"""
+
+import errno
+
+import json
+
+import math
+
+import os
+
+import subprocess
+
+import sys
+
+import pytest
+
+import torch
+
+from safetensors import safe_open
+
+from safetensors.torch import load_file, save_file
+
+from mingpt_lite import GPT, GPTConfig
+
+from mingpt_lite.modelfile import CheckpointError, load_model, save_model
+
+from mingpt_lite.data import CharDataset, SortTask, read_text_file
+
+from mingpt_lite.loss import lm_loss
+
+from mingpt_lite.trainer import DivergenceError, NonFiniteLossError, Trainer, TrainerConfig
+
+from mingpt_lite.runstate import (
+    DiskFullError,
+    TrainingStateError,
+    atomic_save,
+    load_state,
+    previous_path,
+    remove_stale_temporaries,
+)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TASK = SortTask(length=4, num_digits=3)
+
+def tiny_model(seed=0, **overrides):
+    torch.manual_seed(seed)
+    fields = dict(vocab_size=3, block_size=7, n_layer=1, n_head=2, n_embd=16, dropout=0.0)
+    fields.update(overrides)
+    return GPT(GPTConfig(**fields))
+
+def config(**overrides):
+    base = dict(max_iters=20, batch_size=16, learning_rate=1e-2, progress=False, device="cpu", log_interval=4, seed=11)
+    base.update(overrides)
+    return TrainerConfig(**base)
+
+def _falls(losses):
+    """Finite, and the last quarter clearly below the first loss."""
+    tail = losses[-max(1, len(losses) // 4):]
+    return all(math.isfinite(v) for v in losses) and sum(tail) / len(tail) < 0.8 * losses[0]
+
+def _enospc_inside_torch_save(obj, f):
+    """What torch.save does on a full disk: the OSError, then a RuntimeError raised while handling it."""
+    f.write(b"part of a checkpoint")
+    try:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    except OSError:
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 736960 vs 736852")
+
+import transformers
+
+def _hf_folder(tmp_path, n_layer=2, drop_layer=None, n_head=2):
+    tmp_path.mkdir()
+    torch.manual_seed(0)
+    hf_config = transformers.GPT2Config(vocab_size=11, n_positions=8, n_embd=16, n_layer=n_layer, n_head=n_head)
+    model = transformers.GPT2LMHeadModel(hf_config)
+    state = {k.removeprefix("transformer."): v.contiguous() for k, v in model.state_dict().items()
+             if k != "lm_head.weight"}
+    if drop_layer is not None:
+        state = {k: v for k, v in state.items() if not k.startswith(f"h.{drop_layer}.")}
+    save_file(state, str(tmp_path / "model.safetensors"))
+    (tmp_path / "config.json").write_text(json.dumps(hf_config.to_dict()))
+    return tmp_path
+
+
+def test_text_files_in_other_encodings_name_the_file(tmp_path):
+    text = "Ça va? Très bien. " * 20
+    (tmp_path / "utf16.txt").write_bytes(text.encode("utf-16"))  # with its byte-order mark
+    (tmp_path / "bom.txt").write_bytes(text.encode("utf-8-sig"))
+    assert read_text_file(tmp_path / "utf16.txt") == text
+    assert read_text_file(tmp_path / "bom.txt") == text
+    (tmp_path / "latin1.txt").write_bytes(text.encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1\.txt is not UTF-8 text: byte 0xc7 at offset 0 .*iconv"):
+        CharDataset.from_file(tmp_path / "latin1.txt")
+    (tmp_path / "binary.bin").write_bytes(bytes(range(256)))
+    with pytest.raises(ValueError, match=r"binary\.bin is not UTF-8 text"):
+        CharDataset.from_file(tmp_path / "binary.bin")
+    (tmp_path / "nul.txt").write_bytes(b"abc\x00def" * 50)
+    with pytest.raises(ValueError, match=r"nul\.txt holds NUL bytes"):
+        read_text_file(tmp_path / "nul.txt")
+    with pytest.raises(FileNotFoundError, match="no text file at"):
+        read_text_file(tmp_path / "absent.txt")
+
+
+def test_decode_refuses_ids_outside_the_vocabulary():
+    data = CharDataset("abcabcabc" * 10, block_size=4)
+    assert data.decode([0, 1, 2]) == "abc"
+    for bad in ([-1], [3], [1.0], torch.tensor([0, -1])):
+        with pytest.raises(ValueError, match=r"token ids must be integers in \[0, 3\)"):
+            data.decode(bad)
+
+
+
+# --- token dataset (issue 27) ----------------------------------------------------------------
+
+
+def test_token_dataset_cuts_the_text_like_char_dataset_then_tokenises_each_split():
+    from mingpt_lite.data import TokenDataset
+    from mingpt_lite.tokenizer import train_bpe
+
+    text = "hello world, hello sorting transformer! " * 30
+    tokenizer = train_bpe(text, 270)
+    data = TokenDataset(text, tokenizer, block_size=8, val_fraction=0.25)
+    chars = CharDataset(text, block_size=8, val_fraction=0.25)
+    # the same validation text as the character dataset, whatever the tokens
+    assert data.texts["val"] == chars.decode(chars.data["val"]) == data.decode(data.data["val"])
+    assert data.texts["train"] + data.texts["val"] == text
+    assert data.data["train"].tolist() == tokenizer.encode(text[: int(len(text) * 0.75)])
+    assert data.vocab_size == 270 and data.splits == ("train", "val") and data.block_size == 8
+    assert data.data["train"].numel() < len(data.texts["train"])  # merges: fewer tokens than characters
+    x, y = data.get_batch("train", 16, gen())
+    assert x.shape == y.shape == (16, 8) and x.dtype == torch.long
+    assert torch.equal(x[:, 1:], y[:, :-1])
+    for row_x, row_y in zip(x, y):
+        assert data.decode(torch.cat([row_x, row_y[-1:]])) in text
+    assert data.decode(data.encode("hello there")) == "hello there"  # any text encodes: bytes underneath
+
+
+def test_token_dataset_batches_follow_the_device_and_bad_input_is_named(tmp_path):
+    from mingpt_lite.data import TokenDataset
+    from mingpt_lite.tokenizer import train_bpe
+
+    text = "to be or not to be, that is the question. " * 20
+    tokenizer = train_bpe(text, 270)
+    data = TokenDataset(text, tokenizer, block_size=4)
+    x, _ = data.get_batch("val", 2, device="meta")
+    assert x.device.type == "meta" == data.data["train"].device.type
+    with pytest.raises(TypeError, match="tokenizer must be a mingpt_lite.tokenizer.Tokenizer"):
+        TokenDataset(text, {"merges": []})
+    with pytest.raises(ValueError, match=r"the train split has \d+ tokens, fewer than block_size \+ 1"):
+        TokenDataset(text, tokenizer, block_size=len(text))
+    with pytest.raises(ValueError, match="lone surrogate"):
+        TokenDataset(text + "\ud800", tokenizer, block_size=4)
+    with pytest.raises(ValueError, match="decode takes one sequence"):
+        data.decode(torch.zeros(2, 2, dtype=torch.long))
+    path = tmp_path / "t.txt"
+    path.write_text(text, encoding="utf-8")
+    assert TokenDataset.from_file(path, tokenizer, block_size=4).data["val"].tolist() == tokenizer.encode(
+        text[int(len(text) * 0.9):])

@@ -78,6 +78,5 @@ def test_asking_for_cuda_tests_without_a_gpu_is_a_usage_error():
         resolve_test_device("cuda")
 
 
-def test_device_aware_tests_get_the_configured_device(device, request):
-    assert device == request.config.test_device
+def test_device_aware_tests_get_the_device_the_environment_names(device):
     assert device == resolve_test_device(os.environ.get(TEST_DEVICE_ENV))

@@ -12,6 +12,8 @@ import torch.nn.functional as F
 from mingpt_lite.attention import explicit_attention
 from mingpt_lite.exercises import check
 
+from conftest import failed as _failed
+
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -31,10 +33,6 @@ def reference_attention(q, k, v):
     return torch.softmax(s, dim=-1) @ v
 
 
-def _failed(exercise, attempt):
-    result = check(exercise, attempt, quiet=True)
-    assert not result, f"{exercise} accepted a wrong attempt: {result}"
-    return result.message
 
 
 # --- 1.1

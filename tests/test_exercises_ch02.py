@@ -8,13 +8,9 @@ import torch
 
 from mingpt_lite.exercises import check
 
+from conftest import failed as _failed
+
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def _failed(exercise, attempt):
-    result = check(exercise, attempt, quiet=True)
-    assert not result, f"{exercise} accepted a wrong attempt: {result}"
-    return result.message
 
 
 # --- 2.1
@@ -129,3 +125,14 @@ def test_2_3_names_the_usual_wrong_widths():
     assert "go wider" in _failed("2.3", 100)
     assert "find the smallest" in _failed("2.3", 1000)
     assert "whole number" in _failed("2.3", "348")
+
+
+def test_2_1_names_normalising_over_positions_and_channels_together():
+    """Issue 25: a LayerNorm over (T, C) used to get only a generic 'differs by up to ...'."""
+    def over_sequence(x, weight, bias, eps=1e-5):
+        mean = x.mean(dim=(-2, -1), keepdim=True)
+        var = x.var(dim=(-2, -1), keepdim=True, unbiased=False)
+        return (x - mean) / torch.sqrt(var + eps) * weight + bias
+
+    message = _failed("2.1", over_sequence)
+    assert "positions and channels together" in message and "differs" not in message

@@ -109,3 +109,20 @@ def test_the_unseen_row_prediction():
                         (0.9 ** 10_000, "not 1 − wd")):
         result = check("4.3", wrong, quiet=True)
         assert not result and hint in result.message, (wrong, result.message)
+
+
+def _by_name_not_norm(model):
+    """A rule by names: every "weight" whose name does not mention a norm. On gpt-nano it equals the
+    dim rule, on a plain nn.Sequential it decays the LayerNorm gain ("1.weight") too."""
+    named = [(n, p) for n, p in model.named_parameters() if "norm" not in n and "ln" not in n]
+    decay = [p for n, p in named if n.endswith("weight")]
+    ids = {id(p) for p in decay}
+    return decay, [p for p in model.parameters() if id(p) not in ids]
+
+
+def test_a_rule_that_is_not_nanogpts_is_not_called_nanogpts():
+    """Issue 25: the embedding hint named nanoGPT's rule for any attempt that decayed an embedding."""
+    result = check("4.2", _by_name_not_norm, quiet=True)
+    assert not result and "nanoGPT" not in result.message, result.message
+    assert "embedding table" in result.message and "not by the parameter's name" in result.message, result.message
+    assert "nanoGPT's rule" in check("4.2", _dim_rule, quiet=True).message

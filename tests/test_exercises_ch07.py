@@ -36,6 +36,19 @@ def _top_p(sort=True, keep_crossing=True, output="logits", keep_top=True):
     return my_top_p
 
 
+def _cumsum_at_most_p(logits, p):
+    """The kept mask of the textbook slip ``cumsum <= p`` (in vocabulary order after sorting)."""
+    probs, order = logits.softmax(-1).sort(dim=-1, descending=True)
+    return torch.zeros_like(probs, dtype=torch.bool).scatter(-1, order, probs.cumsum(-1) <= p)
+
+
+def test_the_cumsum_slip_names_the_crossing_token_not_an_empty_row():
+    """Issue 25: `cumsum <= p` empties the row whose top token alone exceeds p; the hint must say why."""
+    result = check("7.1", lambda logits, p: torch.where(_cumsum_at_most_p(logits, p), logits, float("-inf")),
+                   quiet=True)
+    assert not result and "carries the mass past p" in result.message and "left the row empty" in result.message
+
+
 def test_the_reference_top_p_passes():
     assert check("7.1", lambda logits, p: filter_logits(logits, top_p=p), quiet=True)
     assert check("7.1", _top_p(), quiet=True)
@@ -44,7 +57,9 @@ def test_the_reference_top_p_passes():
 
 @pytest.mark.parametrize("attempt, hint", [
     (_top_p(keep_crossing=False), "carries the mass past p"),
-    (_top_p(keep_crossing=False, keep_top=False), "kept no token"),
+    (_top_p(keep_crossing=False, keep_top=False), "carries the mass past p"),   # cumsum < p, nothing forced
+    (lambda logits, p: torch.where(_cumsum_at_most_p(logits, p), logits, float("-inf")), "carries the mass past p"),
+    (lambda logits, p: torch.where(logits.softmax(-1) >= p, logits, float("-inf")), "kept no token"),
     (_top_p(sort=False), "sort the probabilities"),
     (_top_p(output="probs"), "you returned probabilities"),
     (_top_p(output="zeros"), "not 0"),

@@ -8,6 +8,8 @@ import torch
 
 from mingpt_lite.exercises import check
 
+from conftest import failed as _failed
+
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 BLOCK = {"ln_1": "norm1", "attn.c_attn": "attn.qkv", "attn.c_proj": "attn.residual_proj",
@@ -47,10 +49,6 @@ def make_converter(transpose=CONV1D, transpose_embeddings=False, keep_buffers=Fa
     return convert
 
 
-def _failed(exercise, attempt):
-    result = check(exercise, attempt, quiet=True)
-    assert not result, f"{exercise} accepted a wrong attempt: {result}"
-    return result.message
 
 
 # --- 10.1

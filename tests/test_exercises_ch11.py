@@ -7,13 +7,9 @@ import pytest
 
 from mingpt_lite.exercises import check
 
+from conftest import failed as _failed
+
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def _failed(exercise, attempt):
-    result = check(exercise, attempt, quiet=True)
-    assert not result, f"{exercise} accepted a wrong attempt: {result}"
-    return result.message
 
 
 def weighted(grads, counts):

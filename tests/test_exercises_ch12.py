@@ -3,17 +3,11 @@ hint that names their mistake."""
 
 from __future__ import annotations
 
-import pytest
+import jax  # noqa: F401  (a required test dependency: imported, so a missing one fails loudly)
 
-pytest.importorskip("jax")
+from mingpt_lite.exercises import check
 
-from mingpt_lite.exercises import check  # noqa: E402
-
-
-def _failed(exercise, attempt):
-    result = check(exercise, attempt, quiet=True)
-    assert not result, f"{exercise} accepted a wrong attempt: {result}"
-    return result.message
+from conftest import failed as _failed
 
 
 def test_12_1_eight_programs_pass():

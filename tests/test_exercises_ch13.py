@@ -8,10 +8,12 @@ from mingpt_lite.attention import rotate_explicit
 from mingpt_lite.exercises import check
 from mingpt_lite.norms import rms_norm_explicit
 
+from conftest import failed
+
 
 def _fails_with(exercise, attempt, hint):
-    result = check(exercise, attempt, quiet=True)
-    assert not result and hint in result.message, result.message
+    message = failed(exercise, attempt)
+    assert hint in message, message
 
 
 def test_rms_norm():
@@ -42,3 +44,18 @@ def test_rotary_savings():
     _fails_with("13.3", 0, "no position table")
     _fails_with("13.3", 4 * 64 * 128, "not one per layer")
     _fails_with("13.3", 12345, "position embedding table")
+
+
+def test_rms_norm_fallback_hint_does_not_give_the_formula_away():
+    """Issue 25: the fallback hint printed the whole RMSNorm formula; now it points at the part that is off."""
+    def mean_abs(x, w, eps):                          # a per-position statistic, but the wrong one
+        return x / (x.abs().mean(-1, keepdim=True) + eps) * w
+
+    def per_channel(x, w, eps):                       # not one number per position
+        return x / torch.sqrt(x.pow(2).mean(-2, keepdim=True) + eps) * w * torch.linspace(0.5, 1.5, x.size(-1))
+
+    for attempt, hint in ((mean_abs, "not by the right one"), (per_channel, "single number")):
+        message = failed("13.1", attempt)
+        assert hint in message and "torch.sqrt" not in message and "pow(2)" not in message, message
+    _fails_with("13.1", lambda x, w, eps: x / (x.pow(2).mean(-1, keepdim=True).sqrt() + eps) * w, "inside the square root")
+    _fails_with("13.1", lambda x, w, eps: x / torch.sqrt(x.pow(2).sum(-1, keepdim=True) + eps) * w, "*sum*")

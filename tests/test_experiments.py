@@ -1,18 +1,21 @@
-"""mingpt_lite.experiments: resumable sweeps, atomic result files, the solve detector, chapter 6's summaries."""
+"""mingpt_lab.experiments: resumable result files that two sweeps can share, the command line's one-line
+errors, chapter 6's summaries, and each chapter's items refusing other kernels."""
 
 from __future__ import annotations
 
 import json
 import math
-from types import SimpleNamespace
+import os
 
 import pytest
 import torch
 
-from mingpt_lite import experiments
 from mingpt_lite.data import SortTask
-from mingpt_lite.experiments import (SolveWatcher, atomic_write_json, item_key, norm_summary, read_results,
-                                     run_many, solve)
+
+from mingpt_lab.experiments import char, cli, generation, norms
+from mingpt_lab.experiments.norms import norm_summary
+from mingpt_lab.experiments.results import item_key, read_results, run_many
+from mingpt_lab.experiments.sorting import solve
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -21,21 +24,8 @@ def _square(x: int) -> int:
     return x * x
 
 
-def test_atomic_write_replaces_the_file_and_leaves_no_temporary(tmp_path):
-    path = tmp_path / "sub" / "results.json"
-    atomic_write_json(path, {"a": 1})
-    atomic_write_json(path, {"a": 2})
-    assert json.loads(path.read_text()) == {"a": 2}
-    assert [p.name for p in path.parent.iterdir()] == ["results.json"]
 
 
-def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
-    path = tmp_path / "results.json"
-    atomic_write_json(path, {"a": 1})
-    with pytest.raises(TypeError):
-        atomic_write_json(path, {"a": object()})  # not JSON: fails before anything is replaced
-    assert json.loads(path.read_text()) == {"a": 1}
-    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
 
 
 def test_item_key_is_canonical_and_refuses_non_json():
@@ -90,68 +80,14 @@ def test_read_results_names_a_file_it_cannot_read(tmp_path):
         read_results(bad)
 
 
-class _Sorter(torch.nn.Module):
-    """A 'model' whose teacher-forced argmax is the sorted answer, except for problems starting with `wrong_first`."""
-
-    def __init__(self, task: SortTask, wrong_first: int | None = None):
-        super().__init__()
-        self.task, self.wrong_first = task, wrong_first
-        self.dummy = torch.nn.Parameter(torch.zeros(1))
-
-    def forward(self, x):
-        L, V = self.task.length, self.task.num_digits
-        answer = x[:, :L].sort(dim=1).values                       # the right digit at each answer position
-        target = torch.zeros_like(x)
-        target[:, L - 1 :] = answer
-        if self.wrong_first is not None:
-            bad = x[:, 0] == self.wrong_first
-            target[bad, L - 1] = (target[bad, L - 1] + 1) % V
-        return torch.nn.functional.one_hot(target, V).float()
 
 
-def _fake_trainer(model, lr):
-    config = SimpleNamespace(log_interval=25, learning_rate=lr)
-    trainer = SimpleNamespace(model=model, config=config, iter_num=0, stopped=False)
-    trainer.stop = lambda: setattr(trainer, "stopped", True)
-    return trainer
 
 
-def test_solve_watcher_stops_after_patience_perfect_evaluations_and_dates_the_first():
-    task = SortTask(length=4, num_digits=3)
-    watcher = SolveWatcher(task, peak_lr=1e-2, patience=3)
-    assert watcher.all_test is not None and len(watcher.all_test) == len(task.all_problems("test"))
-    trainer = _fake_trainer(_Sorter(task, wrong_first=0), 1e-2)
-    for step in (25, 50):                                          # imperfect: no streak, no cooling
-        trainer.iter_num = step
-        watcher(trainer)
-    assert watcher.streak == 0 and watcher.cool_from is None and trainer.config.learning_rate == 1e-2
-    trainer.model = _Sorter(task)
-    for step in (75, 100, 125):
-        trainer.iter_num = step
-        watcher(trainer)
-    assert trainer.stopped and watcher.solved_at == 75 and [a for _, a in watcher.history][-3:] == [1.0] * 3
-    # cooling: from step 75 (first >= 99%) linearly to 2% of the peak over another 75 steps
-    assert watcher.cool_from == 75
-    assert math.isclose(trainer.config.learning_rate, 1e-2 * (1 - 0.98 * 50 / 75))
 
 
-def test_solve_watcher_resets_the_streak_on_a_miss():
-    task = SortTask(length=4, num_digits=3)
-    watcher = SolveWatcher(task, peak_lr=1e-2, patience=2)
-    trainer = _fake_trainer(_Sorter(task), 1e-2)
-    for step, model in ((25, _Sorter(task)), (50, _Sorter(task, wrong_first=1)), (75, _Sorter(task))):
-        trainer.model, trainer.iter_num = model, step
-        watcher(trainer)
-    assert not trainer.stopped and watcher.streak == 1 and watcher.solved_at is None
 
 
-def test_solve_watcher_samples_when_the_test_split_is_too_big():
-    task = SortTask(length=8, num_digits=6)
-    watcher = SolveWatcher(task, peak_lr=1e-3, n_eval=64)
-    assert watcher.all_test is None
-    first, second = watcher.test_problems(), watcher.test_problems()
-    assert first.shape == (64, 8) and not torch.equal(first, second)       # fresh problems each time
-    assert task.is_test(first).all()
 
 
 def test_solve_returns_a_plain_record():
@@ -175,65 +111,48 @@ def test_command_line_grid_is_resumable(tmp_path, capsys):
     out = tmp_path / "grid.json"
     args = ["sort-grid", "--out", str(out), "--lengths", "4", "--vocabs", "3", "--seeds", "0", "--max-iters", "25",
             "--processes", "1"]
-    assert experiments.main(args) == 0
+    assert cli.main(args) == 0
     data = read_results(out)
     assert len(data["runs"]) == 1 and data["runs"][0]["item"]["length"] == 4
     assert "sort-grid" in data["about"][0]["command"] and data["about"][0]["cpu_capability"]
-    experiments.main(args)
+    cli.main(args)
     assert len(read_results(out)["about"]) == 1                                   # nothing recomputed
 
 
-def test_solved_step_is_the_first_of_the_first_perfect_streak():
-    from mingpt_lite.experiments import solved_step
-
-    history = [(25, 1.0), (50, 0.99), (75, 1.0), (100, 1.0), (125, 1.0), (150, 1.0), (175, 1.0)]
-    assert solved_step(history, patience=4) == 75
-    assert solved_step(history, patience=6) is None
-    assert solved_step([], patience=1) is None
 
 
-@pytest.mark.parametrize("length, num_digits, active", [(4, 3, True), (5, 3, True), (6, 3, False), (8, 3, False),
-                                                        (8, 6, True), (12, 6, False), (32, 32, True), (7, 4, True)])
-def test_repeat_boost_is_active_where_a_draw_can_have_too_many_distinct_digits(length, num_digits, active):
-    from mingpt_lite.experiments import repeat_boost_active
-
-    assert repeat_boost_active(length, num_digits) == active
-    if active and num_digits ** length < 10**6:   # the sampler really rejects some draws, and only then
-        task = SortTask(length=length, num_digits=num_digits)
-        draws = torch.randint(num_digits, (2000, length), generator=torch.Generator().manual_seed(0))
-        assert (task.count_distinct(draws) > length // 2).any()
 
 
 def test_norm_seeds_items_set_their_thread_count_and_refuse_other_kernels(monkeypatch):
     seen = []
-    monkeypatch.setattr(experiments, "_norm_item", lambda item: seen.append((item, torch.get_num_threads())) or {})
+    monkeypatch.setattr(norms, "_norm_item", lambda item: seen.append((item, torch.get_num_threads())) or {})
     before = torch.get_num_threads()
     try:
         capability = torch.backends.cpu.get_cpu_capability()
-        experiments._norm_item_checked({"kind": "deep", "name": "post, 3 layers", "seed": 0, "threads": 2,
+        norms.norm_item_checked({"kind": "deep", "name": "post, 3 layers", "seed": 0, "threads": 2,
                                         "kernels": capability})
         assert seen == [({"kind": "deep", "name": "post, 3 layers", "seed": 0}, 2)]
         with pytest.raises(RuntimeError, match="kernels"):
-            experiments._norm_item_checked({"kind": "deep", "name": "x", "seed": 0, "kernels": "NOT-" + capability})
+            norms.norm_item_checked({"kind": "deep", "name": "x", "seed": 0, "kernels": "NOT-" + capability})
     finally:
         torch.set_num_threads(before)
 
 
 def test_generation_item_refuses_other_kernels():
     with pytest.raises(RuntimeError, match="kernels"):
-        experiments._generation_item({"seed": 0, "kernels": "NOT-" + torch.backends.cpu.get_cpu_capability()})
+        generation.generation_item({"seed": 0, "kernels": "NOT-" + torch.backends.cpu.get_cpu_capability()})
 
 
 def test_known_word_share_counts_words_of_three_letters_or_more():
     known = {"thou", "art", "king"}
-    assert experiments.known_word_share("Thou art a king", known) == pytest.approx(2 / 3)  # "Thou" is not "thou"
-    assert experiments.known_word_share("xq zz", known) == 0.0                                # no word at all
-    assert experiments.known_word_share("art king", known) == 1.0
+    assert char.known_word_share("Thou art a king", known) == pytest.approx(2 / 3)  # "Thou" is not "thou"
+    assert char.known_word_share("xq zz", known) == 0.0                                # no word at all
+    assert char.known_word_share("art king", known) == 1.0
 
 
 def test_char_seeds_records_chapter_9s_numbers_in_the_items_setting(tmp_path):
     out = tmp_path / "char.json"
-    assert experiments.main(["char-seeds", "--out", str(out), "--seeds", "0", "--max-iters", "2",
+    assert cli.main(["char-seeds", "--out", str(out), "--seeds", "0", "--max-iters", "2",
                              "--processes", "1"]) == 0
     [run] = json.loads(out.read_text())["runs"]
     assert run["item"]["kernels"] == torch.backends.cpu.get_cpu_capability() and run["item"]["max_iters"] == 2
@@ -242,4 +161,124 @@ def test_char_seeds_records_chapter_9s_numbers_in_the_items_setting(tmp_path):
                                                     "known_share_after"}
     assert result["val_loss"] > 3.0      # two steps leave the model near uniform over 65 characters (ln 65 = 4.17)
     with pytest.raises(RuntimeError, match="kernels"):
-        experiments._shakespeare_item({"seed": 0, "max_iters": 2, "kernels": "NOT-" + torch.backends.cpu.get_cpu_capability()})
+        char.shakespeare_item({"seed": 0, "max_iters": 2, "kernels": "NOT-" + torch.backends.cpu.get_cpu_capability()})
+
+
+# --- issue 28: two sweeps into one file, damaged files, numbers that cannot work ------------------------
+
+def test_two_sweeps_into_one_file_lose_nothing(tmp_path):
+    path = tmp_path / "r.json"
+
+    def square_while_another_sweep_finishes(x):
+        if x == 3:  # another sweep writes into the same file while this one is running
+            run_many(_square, [1, 2], path, about={"who": "other"}, processes=1, progress=False)
+        return x * x
+
+    run_many(square_while_another_sweep_finishes, [3, 4], path, about={"who": "this"}, processes=1, progress=False)
+    data = read_results(path)
+    assert sorted((run["item"], run["result"]) for run in data["runs"]) == [(1, 1), (2, 4), (3, 9), (4, 16)]
+    assert [about["who"] for about in data["about"]] == ["other", "this"]
+
+
+def test_result_files_get_the_usual_mode(tmp_path):
+    before = os.umask(0o022)
+    try:
+        run_many(_square, [1], tmp_path / "r.json", processes=1, progress=False)
+    finally:
+        os.umask(before)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("content, says", [
+    (b"\xff\xfe\x00garbage", "is not text"),
+    (b'{"version": 1, "runs": [{"item": 1}]}', "run 0 is not an"),
+    (b'{"version": 1, "runs": [], "about": 3}', "'about' is not a list"),
+    (b"{not json", "is not valid JSON"),
+])
+def test_a_damaged_result_file_is_one_line_before_anything_runs(tmp_path, capsys, content, says):
+    out = tmp_path / "r.json"
+    out.write_bytes(content)
+    assert cli.main(["char-seeds", "--out", str(out), "--seeds", "0", "--max-iters", "1"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and says in error and str(out) in error
+
+
+def test_a_folder_in_place_of_the_result_file_is_one_line(tmp_path, capsys):
+    assert cli.main(["char-seeds", "--out", str(tmp_path), "--seeds", "0"]) == 1
+    assert "is a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, says", [
+    (["sort-grid", "--max-iters", "-5"], "--max-iters: must be at least 1"),
+    (["sort-grid", "--processes", "0"], "--processes: must be at least 1"),
+    (["sort-grid", "--lengths", "0"], "length 0 x vocabulary 3"),
+    (["char-seeds", "--seeds", "-1"], "integers of 0 or more"),
+])
+def test_numbers_that_cannot_work_are_usage_errors(tmp_path, capsys, args, says):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([args[0], "--out", str(tmp_path / "r.json"), *args[1:]])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert says in error
+
+
+
+# --- chapter 14: characters against BPE tokens at equal FLOPs --------------------------------------------
+
+
+def test_tokens_flop_budget_gives_each_model_its_whole_steps():
+    from mingpt_lab.experiments import tokens
+
+    # 6 N (blocks' 12 d^2 per layer + the head's V d) + attention's 12 L d T, per token
+    assert tokens.flops_per_token(65) == 6 * (12 * 4 * 128**2 + 65 * 128) + 12 * 4 * 128 * 64
+    budget = tokens.budget_flops(65)
+    step = tokens.BATCH_SIZE * tokens.BLOCK_SIZE
+    assert tokens.steps_for(65, budget) == tokens.CHAR_STEPS
+    for vocab in (512, 1024):
+        steps = tokens.steps_for(vocab, budget)
+        assert steps * step * tokens.flops_per_token(vocab) <= budget < (steps + 1) * step * tokens.flops_per_token(vocab)
+        assert steps < tokens.CHAR_STEPS  # a bigger head costs more per token
+
+
+def test_bits_per_character_of_a_uniform_model_is_log2_v_per_token():
+    from mingpt_lab.experiments import tokens
+    from mingpt_lite import GPT, GPTConfig
+    from mingpt_lite.data import TokenDataset
+    from mingpt_lite.tokenizer import train_bpe
+
+    text = "to be or not to be, that is the question. " * 40
+    data = TokenDataset(text, train_bpe(text, 270), block_size=8)
+    model = GPT(GPTConfig(vocab_size=270, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    with torch.no_grad():  # equal logits everywhere: every token costs ln 270 nats
+        model.lm_head.weight.zero_()
+        if model.lm_head.bias is not None:
+            model.lm_head.bias.zero_()
+    score = tokens.bits_per_character(model, data, batch_size=3)
+    windows = (data.data["val"].numel() - 1) // 8
+    assert score["val_tokens_scored"] == windows * 8
+    assert score["val_chars_scored"] == len(data.decode(data.data["val"][1 : 1 + windows * 8]))
+    expected = math.log2(270) * score["val_tokens_scored"] / score["val_chars_scored"]
+    assert score["bits_per_char"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_tokens_seeds_records_three_models_in_the_items_setting(tmp_path, monkeypatch):
+    from mingpt_lab.experiments import tokens
+
+    monkeypatch.setattr(tokens, "CHAR_STEPS", 2)  # the budget of two character steps; in this process
+    out = tmp_path / "tokens.json"
+    assert cli.main(["tokens-seeds", "--out", str(out), "--seeds", "0", "--processes", "1"]) == 0
+    runs = {run["item"]["tokenizer"]: run for run in json.loads(out.read_text())["runs"]}
+    assert set(runs) == {"char", 512, 1024}
+    for name, run in runs.items():
+        assert run["item"]["kernels"] == torch.backends.cpu.get_cpu_capability()
+        result = run["result"]
+        assert result["vocab_size"] == (65 if name == "char" else name)
+        assert result["steps"] == tokens.steps_for(result["vocab_size"], result["budget_flops"])
+        assert len(result["sample"]) == tokens.SAMPLE_CHARS
+        # near-uniform after a step or two: about log2(V) bits per token, spread over its characters
+        chars_per_token = result["val_chars_scored"] / result["val_tokens_scored"]
+        assert result["bits_per_char"] > 0.8 * math.log2(result["vocab_size"]) / chars_per_token
+    assert runs["char"]["result"]["val_chars_scored"] == runs["char"]["result"]["val_tokens_scored"]
+    assert runs[1024]["result"]["val_chars_scored"] > 2 * runs[1024]["result"]["val_tokens_scored"]
+    with pytest.raises(RuntimeError, match="kernels"):
+        tokens.tokens_item({"tokenizer": "char", "seed": 0, "kernels": "NOT-" + torch.backends.cpu.get_cpu_capability()})

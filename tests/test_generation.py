@@ -10,9 +10,11 @@ wrong position changes them by ~1.8 (``test_tolerance_catches_a_wrong_position``
 checks > 1e-2), so the tolerance cannot hide one.
 """
 
+
 import pytest
 import torch
 
+import mingpt_lite.model as model_module
 from mingpt_lite import GPT, GPTConfig
 from mingpt_lite.generation import cached_logits, filter_logits, generate, sample_next
 
@@ -160,6 +162,25 @@ def test_past_block_size_the_cache_gives_way_to_cropping():
     assert calls == [(10, 0, True)] + [(1, pos, True) for pos in range(10, 16)] + [(16, 0, False)] * 3
 
 
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_generation_reads_the_ids_range_back_only_for_the_prompt(monkeypatch, use_cache):
+    """Issue 26-L: reading the ids' min and max is a host sync off the CPU; the recompute path
+    did two per token. The prompt is checked once; the ids fed back come from an argmax."""
+    range_checks = []
+    real = model_module.check_token_ids
+
+    def recording(idx, config, check_range=True):
+        range_checks.append(check_range)
+        return real(idx, config, check_range)
+
+    monkeypatch.setattr(model_module, "check_token_ids", recording)
+    model = tiny_model()
+    generate(model, prompt(2, 3), 20, use_cache=use_cache)
+    assert len(range_checks) >= 20 and not any(range_checks)
+    cached_logits(model, prompt(2, 8), prefill=2)
+    assert not any(range_checks)
+
+
 def test_without_cache_every_step_recomputes():
     model = tiny_model()
     calls = forward_lengths(model, lambda: generate(model, prompt(1, 2), 4, use_cache=False))
@@ -203,6 +224,18 @@ def test_greedy_is_argmax_and_cold_sampling_agrees():
     assert torch.equal(cold, greedy)
     top1 = sample_next(logits, do_sample=True, top_k=1, generator=torch.Generator().manual_seed(0))
     assert torch.equal(top1, greedy)
+
+
+@pytest.mark.parametrize("temperature", [1e-7, 1e-30, 1e-300, 5e-324])
+def test_a_temperature_too_small_to_divide_by_is_greedy(temperature):
+    """Issue 28-9: logits / 1e-300 overflow to inf, inf - inf is NaN in the softmax and
+    multinomial fails; such a temperature means the argmax."""
+    logits = torch.randn(4, 11, generator=torch.Generator().manual_seed(5)) * 10
+    draws = sample_next(logits, do_sample=True, temperature=temperature, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(draws.squeeze(1), logits.argmax(-1))
+    model, idx = tiny_model(), prompt(2, 3)
+    cold = generate(model, idx, 5, do_sample=True, temperature=temperature, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(cold, generate(model, idx, 5))
 
 
 def test_top_k_is_clamped_to_the_vocabulary():
@@ -338,3 +371,38 @@ def test_repeated_share_counts_windows_seen_before():
     assert repeated_share("abababab", n=2) == pytest.approx(5 / 7)  # ab, ba, then every window again
     with pytest.raises(ValueError, match="no 10-character window"):
         repeated_share("short")
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def tiny(**overrides):
+    fields = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0)
+    fields.update(overrides)
+    return GPTConfig(**fields)
+
+
+OPTIONS = {
+    "rmsnorm": dict(normalization="rmsnorm"),
+    "rotary": dict(position="rotary"),
+    "relu2": dict(mlp="relu2"),
+    "swiglu": dict(mlp="swiglu"),
+    "qk_norm": dict(qk_norm=True),
+    "no_bias": dict(bias=False),
+    "tied": dict(tie_weights=True),
+    "all": dict(normalization="rmsnorm", position="rotary", mlp="relu2", qk_norm=True, bias=False,
+                tie_weights=True),
+}
+
+
+@pytest.mark.parametrize("name", OPTIONS)
+@pytest.mark.parametrize("attention", ["fast", "explicit"])
+def test_kv_cache_equals_full_recompute(name, attention):
+    torch.manual_seed(0)
+    model = GPT(tiny(attention=attention, **OPTIONS[name])).double()
+    idx = torch.randint(0, 11, (2, 8))
+    for prefill in (1, 3):
+        torch.testing.assert_close(cached_logits(model, idx, prefill), model.eval()(idx), rtol=1e-9, atol=1e-9)
+    prompt = idx[:, :2]
+    torch.testing.assert_close(generate(model, prompt, 6), generate(model, prompt, 6, use_cache=False))
+

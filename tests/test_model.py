@@ -1,14 +1,12 @@
-"""Tests for the model half of mingpt_lite: config, attention, blocks, init, loss, optimizer groups."""
+"""mingpt_lite.model: parameter counts against minGPT's, input checks, the modern options in a whole model,
+and the import graph around the model (no circle with generation, pretrained and modelfile)."""
 
-import math
 
 import pytest
 import torch
 
-from mingpt_lite import GPT, GPTConfig, configure_adamw, lm_loss, parameter_groups, pick_device
-from mingpt_lite.attention import CausalSelfAttention, explicit_attention
-from mingpt_lite.blocks import Block
-from mingpt_lite.init import ResidualProjection, residual_std
+from mingpt_lite import GPT, GPTConfig, lm_loss
+from mingpt_lite.loss import lm_loss
 
 
 def tiny_config(**overrides):
@@ -68,27 +66,6 @@ def test_tied_head_counts_once():
 
 # --- config errors ------------------------------------------------------------------------
 
-def test_n_embd_must_divide_by_heads():
-    with pytest.raises(ValueError, match="divisible by n_head"):
-        GPTConfig(n_embd=50, n_head=3)
-
-
-def test_unknown_preset_lists_known_ones():
-    with pytest.raises(ValueError, match="gpt-nano") as info:
-        GPTConfig.from_preset("gpt-tiny")
-    assert "gpt-tiny" in str(info.value) and "gpt2-xl" in str(info.value)
-
-
-@pytest.mark.parametrize("field,value", [("norm", "middle"), ("attention", "flash"), ("dropout", 1.0), ("n_layer", 0)])
-def test_bad_config_values(field, value):
-    with pytest.raises(ValueError, match=field):
-        tiny_config(**{field: value})
-
-
-def test_config_json_round_trip():
-    config = tiny_config(norm="post", tie_weights=True)
-    assert GPTConfig.from_json(config.to_json()) == config
-
 
 # --- input validation ---------------------------------------------------------------------
 
@@ -118,8 +95,39 @@ def test_importing_the_package_does_not_import_dynamo():
     assert out.stdout.strip() == "False"
 
 
+def _own_imports(path):
+    """The package modules ``path`` imports: [(module, at_top_level)] from its relative imports."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    top = {id(node) for node in tree.body}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names = [node.module] if node.module else [alias.name for alias in node.names]
+            found += [(name.split(".")[0], id(node) in top) for name in names]
+    return found
+
+
+def test_model_generation_pretrained_have_no_import_circle():
+    """Issue 24-5: model imports generation and pretrained at the top; neither imports the
+    model back (nor modelfile, which imports the model), and none hides an import in a function."""
+    from pathlib import Path
+
+    import mingpt_lite
+
+    package = Path(mingpt_lite.__file__).parent
+    imports = {name: _own_imports(package / f"{name}.py")
+               for name in ("model", "generation", "pretrained", "checks", "device", "data")}
+    assert ("generation", True) in imports["model"] and ("pretrained", True) in imports["model"]
+    for name in ("generation", "pretrained", "checks"):
+        assert not {"model", "modelfile"} & {module for module, _ in imports[name]}, name
+    for name, found in imports.items():
+        assert all(at_top for _, at_top in found), f"{name}.py imports a package module inside a function"
+
+
 def test_token_checks_are_skipped_only_while_compiling(monkeypatch):
-    from mingpt_lite.model import check_token_ids
+    from mingpt_lite.checks import check_token_ids
 
     config, bad = tiny_config(), torch.full((1, 4), 99)
     with pytest.raises(ValueError):
@@ -144,229 +152,102 @@ def test_wrong_rank_and_empty_rejected():
 
 # --- attention ----------------------------------------------------------------------------
 
-def test_explicit_and_fast_attention_agree_in_float64():
-    torch.manual_seed(0)
-    config = tiny_config(n_embd=32, n_head=4)
-    explicit = CausalSelfAttention(GPTConfig(**{**config.__dict__, "attention": "explicit"})).double()
-    fast = CausalSelfAttention(config).double()
-    fast.load_state_dict(explicit.state_dict())
-    x = torch.randn(3, 8, 32, dtype=torch.float64)
-    y_explicit, weights = explicit(x, return_weights=True)
-    y_fast = fast(x)
-    torch.testing.assert_close(y_fast, y_explicit, rtol=0, atol=1e-12)
-    torch.testing.assert_close(explicit(x), y_explicit, rtol=0, atol=0)
-    assert weights.shape == (3, 4, 8, 8)
-    torch.testing.assert_close(weights.sum(-1), torch.ones(3, 4, 8, dtype=torch.float64))
-    assert torch.all(weights.triu(diagonal=1) == 0)  # nothing above the diagonal: no future
 
-
-def test_whole_models_agree_across_attention_paths(device):
-    torch.manual_seed(0)
-    fast = GPT(tiny_config()).double().eval().to(device)
-    explicit = GPT(tiny_config(attention="explicit")).double().eval().to(device)
-    explicit.load_state_dict(fast.state_dict())
-    idx = torch.randint(0, 11, (2, 8), device=device)
-    torch.testing.assert_close(fast(idx), explicit(idx), rtol=0, atol=1e-12)
-
-
-def test_explicit_attention_function_matches_torch():
-    torch.manual_seed(1)
-    q, k, v = (torch.randn(2, 3, 5, 4, dtype=torch.float64) for _ in range(3))
-    mask = torch.tril(torch.ones(5, 5, dtype=torch.bool))
-    y, _ = explicit_attention(q, k, v, mask)
-    expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
-    torch.testing.assert_close(y, expected, rtol=0, atol=1e-12)
-
-
-@pytest.mark.parametrize("norm", ["pre", "post", "notes-bug"])
-def test_no_position_sees_the_future(norm, device):
-    torch.manual_seed(0)
-    model = GPT(tiny_config(norm=norm)).double().eval().to(device)
-    idx = torch.randint(0, 11, (2, 8), device=device)
-    logits = model(idx)
-    for t in range(7):
-        changed = idx.clone()
-        changed[:, t + 1] = (changed[:, t + 1] + 1) % 11
-        torch.testing.assert_close(model(changed)[:, : t + 1], logits[:, : t + 1], rtol=0, atol=0)
-        assert not torch.equal(model(changed)[:, t + 1], logits[:, t + 1])
-
-
-@pytest.mark.parametrize("norm", ["pre", "post", "notes-bug"])
-@pytest.mark.parametrize("attention", ["fast", "explicit"])
-def test_gradient_of_past_logits_wrt_future_is_zero(norm, attention):
-    torch.manual_seed(0)
-    model = GPT(tiny_config(norm=norm, attention=attention)).double().eval()
-    idx = torch.randint(0, 11, (1, 8))
-    embeddings = []
-
-    def keep(module, inputs, out):
-        out.retain_grad()
-        embeddings.append(out)
-
-    hook = model.token_embedding.register_forward_hook(keep)
-    logits = model(idx)
-    hook.remove()
-    t = 3
-    logits[0, t].sum().backward()
-    grad = embeddings[0].grad[0]  # (T, C): d logits[t] / d embedding of each position
-    assert torch.all(grad[t + 1 :] == 0)
-    assert torch.all(grad[: t + 1].abs().sum(-1) > 0)
+def test_training_steps_off_the_cpu_skip_the_range_check():
+    """Issue 26-J: the range check reads ids back to the host, so a training step on any device
+    but the CPU (CUDA, MPS) skips it. The meta device stands in for an accelerator: reading from
+    it into Python fails, as reading from a GPU would wait for the device."""
+    with torch.device("meta"):
+        model = GPT(tiny_config())
+        idx = torch.zeros(2, 8, dtype=torch.long)
+    assert model(idx).shape == (2, 8, 11)  # train mode, grad enabled: a training step
+    with torch.no_grad():  # an evaluation forward still checks its ids, and that reads them back
+        with pytest.raises((NotImplementedError, RuntimeError)):
+            model(idx)
 
 
 # --- blocks -------------------------------------------------------------------------------
 
-def _block_pair(norm):
-    torch.manual_seed(0)
-    config = tiny_config(norm=norm)
-    block = Block(config).double().eval()
-    return block, torch.randn(2, 8, 16, dtype=torch.float64)
-
-
-def test_pre_norm_block_formula():
-    block, x = _block_pair("pre")
-    h = x + block.attn(block.norm1(x))
-    torch.testing.assert_close(block(x), h + block.mlp(block.norm2(h)))
-
-
-def test_post_norm_block_formula():
-    block, x = _block_pair("post")
-    h = block.norm1(x + block.attn(x))
-    torch.testing.assert_close(block(x), block.norm2(h + block.mlp(h)))
-
-
-def test_notes_bug_block_is_verbatim_from_the_log():
-    block, x = _block_pair("notes-bug")
-    h = block.attn(x)
-    h = h + block.norm1(h)
-    h = block.mlp(h)
-    torch.testing.assert_close(block(x), h + block.norm2(h))
-
-
-def test_gelu_is_the_tanh_approximation():
-    model = GPT(tiny_config())
-    assert model.blocks[0].mlp.gelu.approximate == "tanh"
-
 
 # --- init ---------------------------------------------------------------------------------
-
-def test_residual_projections_found_by_type_not_name():
-    config = GPTConfig.from_preset("gpt-mini", vocab_size=65, block_size=64)
-    torch.manual_seed(0)
-    model = GPT(config)
-    marked = [m for m in model.modules() if isinstance(m, ResidualProjection)]
-    assert len(marked) == 2 * config.n_layer
-    marked_ids = {id(m.weight) for m in marked}
-    target = residual_std(config.n_layer)
-    for name, param in model.named_parameters():
-        if param.dim() < 2:
-            continue
-        expected = target if id(param) in marked_ids else 0.02
-        assert abs(param.std().item() - expected) < 0.1 * expected, name
-    assert target == pytest.approx(0.02 / math.sqrt(12))
-
-
-def test_marker_survives_renaming():
-    config = tiny_config()
-    model = GPT(config)
-    block = model.blocks[0]
-    block.attn.output_layer = block.attn.residual_proj  # a new name for the same module
-    del block.attn.residual_proj
-    count = sum(isinstance(m, ResidualProjection) for m in model.modules())
-    assert count == 2 * config.n_layer
-
-
-def test_biases_exist_and_start_at_zero():
-    model = GPT(tiny_config())
-    linear_biases = [m.bias for m in model.modules() if isinstance(m, torch.nn.Linear) and m is not model.lm_head]
-    assert linear_biases and all(b is not None for b in linear_biases)
-    assert all(torch.all(b == 0) for b in linear_biases)
-    for m in model.modules():
-        if isinstance(m, torch.nn.LayerNorm):
-            assert torch.all(m.weight == 1) and torch.all(m.bias == 0)
-
-
-def test_bias_false_removes_them_and_counts_drop():
-    with_bias, without = GPT(tiny_config()), GPT(tiny_config(bias=False))
-    assert all(m.bias is None for m in without.modules() if isinstance(m, torch.nn.Linear))
-    assert with_bias.num_parameters() > without.num_parameters()
 
 
 # --- loss ---------------------------------------------------------------------------------
 
-def test_loss_at_init_is_close_to_log_vocab():
-    torch.manual_seed(0)
-    config = GPTConfig.from_preset("gpt-nano", vocab_size=65, block_size=32, dropout=0.0)
-    model = GPT(config)
-    idx = torch.randint(0, 65, (16, 32))
-    loss = lm_loss(model(idx), idx)
-    assert abs(loss.item() - math.log(65)) < 0.05
-
-
-def test_ignored_targets_get_no_gradient():
-    torch.manual_seed(0)
-    logits = torch.randn(2, 5, 7, requires_grad=True)
-    targets = torch.randint(0, 7, (2, 5))
-    targets[:, :3] = -1
-    lm_loss(logits, targets).backward()
-    assert torch.all(logits.grad[:, :3] == 0)
-    assert torch.all(logits.grad[:, 3:].abs().sum(-1) > 0)
-    expected = torch.nn.functional.cross_entropy(logits[:, 3:].reshape(-1, 7), targets[:, 3:].reshape(-1))
-    torch.testing.assert_close(lm_loss(logits, targets), expected)
-
-
-def test_loss_shape_errors():
-    with pytest.raises(ValueError, match="does not match"):
-        lm_loss(torch.randn(2, 5, 7), torch.zeros(2, 4, dtype=torch.long))
-    with pytest.raises(TypeError, match="integer"):
-        lm_loss(torch.randn(2, 5, 7), torch.zeros(2, 5))
-
 
 # --- optimizer groups ---------------------------------------------------------------------
-
-def _group_stats(groups):
-    return [(len(g["params"]), sum(p.numel() for p in g["params"])) for g in groups]
-
-
-def test_mingpt_rule_on_gpt_nano():
-    model = GPT(GPTConfig.from_preset("gpt-nano", vocab_size=3, block_size=11))
-    groups = parameter_groups(model, weight_decay=0.1)
-    assert _group_stats(groups) == [(13, 83_088), (28, 2_640)]
-    assert groups[0]["weight_decay"] == 0.1 and groups[1]["weight_decay"] == 0.0
-    every = [id(p) for g in groups for p in g["params"]]
-    assert len(every) == len(set(every)) == len(list(model.parameters()))
-
-
-def test_dim_rule_moves_embeddings_into_decay():
-    model = GPT(GPTConfig.from_preset("gpt-nano", vocab_size=3, block_size=11))
-    groups = parameter_groups(model, weight_decay=0.1, rule="dim")
-    # the two embedding tables (3*48 + 11*48 = 672 numbers) join the decayed matrices
-    assert _group_stats(groups) == [(15, 83_088 + 672), (26, 2_640 - 672)]
-
-
-def test_tied_weight_counted_once_and_not_decayed():
-    model = GPT(tiny_config(tie_weights=True))
-    groups = parameter_groups(model, weight_decay=0.1)
-    every = [p for g in groups for p in g["params"]]
-    assert len({id(p) for p in every}) == len(every) == len(list(model.parameters()))
-    assert any(p is model.token_embedding.weight for p in groups[1]["params"])
-
-
-def test_configure_adamw_on_cpu():
-    model = GPT(tiny_config())
-    opt = configure_adamw(model, lr=1e-3, weight_decay=0.1, betas=(0.9, 0.95))
-    assert [g["weight_decay"] for g in opt.param_groups] == [0.1, 0.0]
-    assert opt.defaults["betas"] == (0.9, 0.95)
-    assert not opt.defaults["fused"]
-    with pytest.raises(ValueError, match="rule"):
-        parameter_groups(model, 0.1, rule="names")
 
 
 # --- device -------------------------------------------------------------------------------
 
-def test_pick_device_override(monkeypatch):
-    monkeypatch.setenv("MINGPT_DEVICE", "cpu")
-    assert pick_device() == torch.device("cpu")
-    assert pick_device("cpu") == torch.device("cpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="CUDA is not available"):
-            pick_device("cuda")
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def tiny_model(seed=0, **overrides):
+    torch.manual_seed(seed)
+    fields = dict(vocab_size=3, block_size=7, n_layer=1, n_head=2, n_embd=16, dropout=0.0)
+    fields.update(overrides)
+    return GPT(GPTConfig(**fields))
+
+
+def test_token_id_dtypes_and_target_ranges():
+    model = tiny_model().eval()
+    ids = torch.tensor([[0, 1, 2, 1]])
+    for dtype in (torch.uint8, torch.int16, torch.int8):
+        with pytest.raises(TypeError, match=f"token ids must be torch.long .*got dtype {dtype}"):
+            model(ids.to(dtype))
+    torch.testing.assert_close(model(ids.int()), model(ids), rtol=0, atol=0)
+
+    logits = torch.randn(1, 4, 3)
+    assert lm_loss(logits, ids.int()) == lm_loss(logits, ids)  # int32 targets: converted
+    assert lm_loss(logits, torch.tensor([[-1, 0, 1, 2]])).isfinite()  # -1: no loss there
+    for bad, shown in (([[0, 1, 2, 3]], "from 0 to 3"), ([[0, -2, 1, 1]], "from -2 to 1")):
+        with pytest.raises(ValueError, match=rf"targets must be token ids in \[0, 3\) .* or -1 .*got values {shown}"):
+            lm_loss(logits, torch.tensor(bad))
+    with pytest.raises(TypeError, match="integer token ids"):
+        lm_loss(logits, ids.float())
+
+
+def tiny(**overrides):
+    fields = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0)
+    fields.update(overrides)
+    return GPTConfig(**fields)
+
+
+OPTIONS = {
+    "rmsnorm": dict(normalization="rmsnorm"),
+    "rotary": dict(position="rotary"),
+    "relu2": dict(mlp="relu2"),
+    "swiglu": dict(mlp="swiglu"),
+    "qk_norm": dict(qk_norm=True),
+    "no_bias": dict(bias=False),
+    "tied": dict(tie_weights=True),
+    "all": dict(normalization="rmsnorm", position="rotary", mlp="relu2", qk_norm=True, bias=False,
+                tie_weights=True),
+}
+
+
+def test_parameter_counts_of_the_options():
+    base = GPT(tiny()).num_parameters(include_head=True)
+    assert GPT(tiny(position="rotary")).num_parameters(include_head=True) == base - 8 * 16
+    # RMSNorm drops the LayerNorms' biases: 2 per block + the final one
+    assert GPT(tiny(normalization="rmsnorm")).num_parameters(include_head=True) == base - 16 * (2 * 2 + 1)
+    # QK-norm adds a LayerNorm (gain and bias, head_dim 8) for q and for k in each block
+    assert GPT(tiny(qk_norm=True)).num_parameters(include_head=True) == base + 2 * 2 * 2 * 8
+    assert GPT(tiny(tie_weights=True)).num_parameters(include_head=True) == base - 11 * 16
+
+
+@pytest.mark.parametrize("name", OPTIONS)
+def test_no_position_sees_the_future(name):
+    torch.manual_seed(0)
+    model = GPT(tiny(**OPTIONS[name])).double().eval()
+    idx = torch.randint(0, 11, (2, 8))
+    logits = model(idx)
+    for t in range(7):
+        changed = idx.clone()
+        changed[:, t + 1] = (changed[:, t + 1] + 1) % 11
+        out = model(changed)
+        torch.testing.assert_close(out[:, : t + 1], logits[:, : t + 1], rtol=0, atol=0)
+        assert not torch.equal(out[:, t + 1], logits[:, t + 1])
+

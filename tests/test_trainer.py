@@ -1,35 +1,39 @@
-"""Tests for the Trainer: determinism, callbacks, schedule, evaluation, checkpoint/resume, NaN stop."""
+"""Tests for mingpt_lite.trainer: determinism, events and their order, evaluation, precision,
+checkpoint/resume (bit-identical, across devices), and the config's checks.
+
+The features around the loop (divergence guard, checkpoint rotation, signals, time budget,
+solve watcher) are tested in test_callbacks.py; the schedule in test_schedule.py.
+"""
 
 import math
-import os
-import signal
 
 import pytest
 import torch
 
 from mingpt_lite import GPT, GPTConfig
+from mingpt_lite.callbacks import Callback
 from mingpt_lite.data import CharDataset, SortTask
-from mingpt_lite.trainer import EVENTS, NonFiniteLossError, Trainer, TrainerConfig, learning_rate_at
-from mingpt_lite.training_state import FORMAT, TrainingStateError, atomic_save, load_state
-
+from mingpt_lite.optim import configure_muon
+from mingpt_lite.runstate import TrainingStateError, atomic_save, load_state
+from mingpt_lite.schedule import Schedule
+from mingpt_lite.trainer import EVENTS, NonFiniteLossError, Trainer, TrainerConfig, autocast_dtype
 
 # Tiny models: one thread (the fixture is in conftest.py).
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-
 TASK = SortTask(length=4, num_digits=3)
 
 
-def tiny_model(seed=0, vocab=3, block=7, dropout=0.1):
+def tiny_model(seed=0, dropout=0.1, **overrides):
     torch.manual_seed(seed)
-    return GPT(GPTConfig(vocab_size=vocab, block_size=block, n_layer=1, n_head=2, n_embd=16, dropout=dropout))
+    fields = dict(vocab_size=3, block_size=7, n_layer=1, n_head=2, n_embd=16, dropout=dropout)
+    fields.update(overrides)
+    return GPT(GPTConfig(**fields))
 
 
 def config(**overrides):
-    base = dict(
-        max_iters=20, batch_size=16, learning_rate=3e-3, progress=False, device="cpu",
-        log_interval=4, seed=11, lr_schedule="cosine", warmup_iters=3,
-    )
+    base = dict(max_iters=20, batch_size=16, learning_rate=3e-3, progress=False, device="cpu",
+                log_interval=4, seed=11, lr_schedule="cosine", warmup_iters=3)
     base.update(overrides)
     return TrainerConfig(**base)
 
@@ -78,6 +82,49 @@ def test_callbacks_fire_in_order_and_can_be_removed():
     assert "on_batch_end" in EVENTS and "on_eval" in EVENTS and "on_train_end" in EVENTS
 
 
+class Recorder(Callback):
+    """Writes down every hook the trainer calls, with the step count at that moment."""
+
+    def __init__(self):
+        self.seen = []
+
+    def on_losses(self, trainer, losses, grad_norms):
+        self.seen.append(("losses", trainer.iter_num, all(map(math.isfinite, losses + grad_norms))))
+
+    def wants_sync(self, trainer):
+        return False
+
+
+for _hook in ("on_train_start", "on_batch_end", "on_log", "on_eval", "on_sync", "on_checkpoint", "on_train_end",
+              "close"):
+    setattr(Recorder, _hook, lambda self, trainer, _h=_hook: self.seen.append((_h, trainer.iter_num)))
+
+
+def test_the_documented_order_of_events_and_a_nan_is_caught_before_anything_is_saved(tmp_path):
+    path = tmp_path / "run.pt"
+    trainer = Trainer(tiny_model(), TASK, config(max_iters=8, log_interval=4, eval_interval=4,
+                                                 checkpoint_path=str(path), checkpoint_interval=4))
+    recorder = trainer.install(Recorder())
+    trainer.train(max_iters=4)
+    sync = [e for e in recorder.seen if e[0] != "on_batch_end"]
+    assert sync == [("on_train_start", 0), ("losses", 4, True), ("on_log", 4), ("on_eval", 4),
+                    ("on_checkpoint", 4), ("on_sync", 4), ("on_train_end", 4), ("close", 4)]
+    # (the Checkpointing callback's on_sync ran first, and saved: built-in callbacks come first)
+    recorder.seen.clear()
+
+    def poison(t):  # step 6's gradient turns NaN: the losses read at 8 hold it, the save due at 8 must not happen
+        if t.iter_num == 6:
+            t.model.lm_head.weight.grad.fill_(float("nan"))
+
+    trainer.add_callback("on_after_backward", poison)
+    with pytest.raises(NonFiniteLossError, match="iteration 6"):
+        trainer.train()
+    sync = [e for e in recorder.seen if e[0] != "on_batch_end"]
+    # the guard raised in on_losses, before the recorder's own on_losses: no log, eval, save or end
+    assert sync == [("on_train_start", 4), ("close", 8)]
+    assert load_state(path)["iter_num"] == 4 and not (tmp_path / "run.diverged.pt").exists()
+
+
 def test_stop_from_a_callback():
     trainer = Trainer(tiny_model(), TASK, config())
     trainer.add_callback("on_batch_end", lambda t: t.stop() if t.iter_num == 5 else None)
@@ -85,27 +132,18 @@ def test_stop_from_a_callback():
     assert trainer.iter_num == 6 and len(trainer.losses) == 6
 
 
-def test_learning_rate_schedule():
-    c = TrainerConfig(max_iters=100, learning_rate=1.0, min_lr=0.1, warmup_iters=10, lr_schedule="cosine")
-    lrs = [learning_rate_at(c, i) for i in range(101)]
-    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
-    assert all(a < b for a, b in zip(lrs[:9], lrs[1:10]))  # rising during warmup
-    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))  # then never rising
-    assert lrs[55] == pytest.approx(0.55) and lrs[100] == pytest.approx(0.1)
-    linear = TrainerConfig(max_iters=100, learning_rate=1.0, min_lr=0.1, warmup_iters=10, lr_schedule="linear")
-    lrs = [learning_rate_at(linear, i) for i in range(101)]
-    assert lrs[9] == pytest.approx(1.0) and lrs[55] == pytest.approx(0.55) and lrs[100] == pytest.approx(0.1)
-    assert lrs[32] - lrs[33] == pytest.approx(0.9 / 90) == pytest.approx(lrs[80] - lrs[81])  # a straight line
-    constant = TrainerConfig(learning_rate=0.5)
-    assert {learning_rate_at(constant, i) for i in (0, 10, 1999)} == {0.5}
-
-
-def test_trainer_sets_the_learning_rate_it_reports():
+def test_trainer_sets_the_learning_rate_of_its_schedule():
     trainer = Trainer(tiny_model(), TASK, config(max_iters=5))
     used = []
     trainer.add_callback("on_batch_end", lambda t: used.append(t.optimizer.param_groups[0]["lr"]))
     trainer.train()
-    assert used == [trainer.lr_at(i) for i in range(5)]
+    assert used == [trainer.lr_at(i) for i in range(5)] == [trainer.schedule(i) for i in range(5)]
+    own = Schedule(1e-3, "linear", warmup_iters=2, max_iters=5, min_lr=1e-4)
+    other = Trainer(tiny_model(), TASK, config(max_iters=5), schedule=own)
+    other.add_callback("on_batch_end", lambda t: used.append(t.optimizer.param_groups[0]["lr"]))
+    used.clear()
+    other.train()
+    assert used == [own(i) for i in range(5)] and used[-1] != trainer.lr_at(4)
 
 
 def test_evaluation_is_recorded_and_does_not_change_training():
@@ -121,16 +159,27 @@ def test_evaluation_is_recorded_and_does_not_change_training():
 
 def test_data_that_does_not_fit_the_model_is_refused():
     with pytest.raises(ValueError, match="vocab_size"):
-        Trainer(tiny_model(vocab=2), TASK, config())
+        Trainer(tiny_model(vocab_size=2), TASK, config())
     with pytest.raises(ValueError, match="block_size"):
-        Trainer(tiny_model(block=5), TASK, config())
+        Trainer(tiny_model(block_size=5), TASK, config())
 
 
 def test_char_dataset_trains():
     data = CharDataset("the quick brown fox jumps over the lazy dog. " * 30, block_size=8)
-    model = tiny_model(vocab=data.vocab_size, block=8)
+    model = tiny_model(vocab_size=data.vocab_size, block_size=8)
     trainer = Trainer(model, data, config(max_iters=6, eval_interval=6, eval_iters=1)).train()
     assert set(trainer.evaluations[-1]) == {"iter", "train_loss", "val_loss"}
+
+
+def test_precision_auto_is_bf16_only_on_a_cuda_gpu_that_has_it(monkeypatch):
+    cuda, cpu = torch.device("cuda", 0), torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)  # a T4 or V100
+    assert autocast_dtype("auto", cuda) is None
+    assert autocast_dtype("bf16", cuda) is torch.bfloat16  # asked for explicitly: as asked
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # an A100 or H100
+    assert autocast_dtype("auto", cuda) is torch.bfloat16
+    assert autocast_dtype("auto", cpu) is None and autocast_dtype("fp32", cuda) is None
+    assert Trainer(tiny_model(), TASK, config(precision="auto")).dtype is None  # on the CPU
 
 
 # --- checkpoints -------------------------------------------------------------------------------
@@ -146,76 +195,11 @@ def test_resumed_run_is_bit_identical(tmp_path):
     torch.manual_seed(999)
     resumed = Trainer.resume(path, tiny_model(seed=5), TASK)
     assert resumed.iter_num == 9 and resumed.losses == whole.losses[:9]
+    assert resumed.config_changes() == []
     resumed.train()
     assert resumed.losses == whole.losses
     for p, q in zip(whole.model.parameters(), resumed.model.parameters()):
         assert torch.equal(p, q)
-
-
-def test_interrupt_saves_and_resumes(tmp_path):
-    path = tmp_path / "run.pt"
-    whole = Trainer(tiny_model(), TASK, config()).train()
-    trainer = Trainer(tiny_model(), TASK, config(checkpoint_path=str(path)))
-    trainer.add_callback("on_batch_end", lambda t: os.kill(os.getpid(), signal.SIGINT) if t.iter_num == 6 else None)
-    # What SIGINT did before: Python's default_int_handler, or SIG_IGN when pytest runs as a
-    # background job of a non-interactive shell (which starts it with SIGINT ignored).
-    before = signal.getsignal(signal.SIGINT)
-    with pytest.raises(KeyboardInterrupt, match="after iteration 7"):
-        trainer.train()
-    assert signal.getsignal(signal.SIGINT) is before  # handler restored
-    resumed = Trainer.resume(path, tiny_model(seed=3), TASK).train()
-    assert resumed.losses == whole.losses
-
-
-def test_non_finite_loss_stops_with_iteration_and_keeps_last_checkpoint(tmp_path):
-    path = tmp_path / "run.pt"
-    trainer = Trainer(tiny_model(), TASK, config(checkpoint_path=str(path), checkpoint_interval=4))
-
-    def poison(t):
-        if t.iter_num == 6:  # after step 6's backward: the update makes every later loss NaN
-            with torch.no_grad():
-                t.model.lm_head.weight.fill_(float("nan"))
-
-    trainer.add_callback("on_after_backward", poison)
-    with pytest.raises(NonFiniteLossError, match=r"nan at iteration 7.*iteration 4.*run\.pt"):
-        trainer.train()
-    saved = load_state(path)
-    assert saved["iter_num"] == 4
-    assert all(torch.isfinite(t).all() for t in saved["model"].values())
-    assert trainer.losses == saved["losses"] + trainer.losses[4:7] and len(trainer.losses) == 7
-
-
-def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
-    path = tmp_path / "state.pt"
-    atomic_save({"value": torch.tensor([1.0])}, path)
-
-    def broken_save(obj, f):
-        f.write(b"half a checkpoint")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(torch, "save", broken_save)
-    with pytest.raises(OSError, match="disk full"):
-        atomic_save({"value": torch.tensor([2.0])}, path)
-    monkeypatch.undo()
-    assert load_state(path)["value"].item() == 1.0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.pt"]  # no temporary left
-
-
-class Payload:
-    pass
-
-
-def test_loading_refuses_pickled_objects_and_foreign_files(tmp_path):
-    evil = tmp_path / "evil.pt"
-    torch.save({"format": FORMAT, "x": Payload()}, evil)
-    with pytest.raises(TrainingStateError, match="cannot read"):
-        load_state(evil)
-    other = tmp_path / "other.pt"
-    torch.save({"weights": torch.zeros(2)}, other)
-    with pytest.raises(TrainingStateError, match="not a mingpt_lite training checkpoint"):
-        load_state(other)
-    with pytest.raises(FileNotFoundError):
-        load_state(tmp_path / "missing.pt")
 
 
 def test_resume_into_a_different_model_is_refused(tmp_path):
@@ -226,10 +210,66 @@ def test_resume_into_a_different_model_is_refused(tmp_path):
         Trainer.resume(path, bigger, TASK)
 
 
-def test_config_validation():
-    with pytest.raises(ValueError, match="lr_schedule"):
-        TrainerConfig(lr_schedule="exponential")
-    with pytest.raises(ValueError, match="batch_size"):
-        TrainerConfig(batch_size=0)
-    with pytest.raises(ValueError, match="min_lr"):
-        TrainerConfig(learning_rate=1e-3, min_lr=1e-2)
+def test_resuming_into_another_model_says_what_differs_in_one_line(tmp_path):
+    path = tmp_path / "s.pt"
+    Trainer(tiny_model(), TASK, config(max_iters=1, checkpoint_path=str(path))).train()
+    with pytest.raises(TrainingStateError) as info:
+        Trainer.resume(path, tiny_model(n_layer=2), TASK)
+    assert "\n" not in str(info.value) and "n_layer 1 in the checkpoint vs 2 here" in str(info.value)
+
+
+def test_resuming_on_another_device_type_says_so_in_one_line(tmp_path):
+    # A CUDA generator's state is 16 bytes (seed and offset); a CPU one's is 5056 (Mersenne
+    # Twister). The stand-in: a checkpoint whose batch generator state came from a GPU.
+    path = tmp_path / "s.pt"
+    Trainer(tiny_model(), TASK, config(max_iters=2, checkpoint_path=str(path))).train()
+    state = load_state(path)
+    del state["format"]
+    state["device"], state["rng"]["data"] = "cuda", torch.zeros(16, dtype=torch.uint8)
+    atomic_save(state, path)
+    with pytest.raises(TrainingStateError) as info:
+        Trainer.resume(path, tiny_model(), TASK)
+    message = str(info.value)
+    assert "\n" not in message and "ran on cuda" in message and "this trainer's on cpu" in message
+    # A device type whose state happens to load is not a silent, harmless change either.
+    state["rng"]["data"] = load_state(path)["rng"]["torch_cpu"]  # a CPU generator's state
+    state["device"] = "mps"
+    atomic_save(state, path)
+    assert Trainer.resume(path, tiny_model(), TASK).config_changes() == [("device", "mps", "cpu")]
+
+
+
+
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_the_divergence_checks_add_no_device_sync_to_a_gpu_step():
+    trainer = Trainer(tiny_model(), TASK, config(device="cuda", log_interval=8, grad_clip=1.0))
+    trainer._step()  # warm up: first-call allocations may synchronise
+    torch.cuda.synchronize()
+    previous = torch.cuda.get_sync_debug_mode()
+    torch.cuda.set_sync_debug_mode("error")  # any synchronising call in the step raises
+    try:
+        for _ in range(5):
+            trainer._step()
+    finally:
+        torch.cuda.set_sync_debug_mode(previous)
+    trainer.read_losses()  # the one read-back, where the checks run
+    assert len(trainer.losses) == 6 and all(math.isfinite(v) for v in trainer.losses)
+
+
+def test_a_run_trained_with_another_optimizer_resumes_only_with_that_optimizer(tmp_path):
+    def muon(model):
+        return configure_muon(model, 3e-3, 0.1, (0.9, 0.95))
+
+    model = tiny_model(dropout=0.0)
+    trainer = Trainer(model, TASK, config(max_iters=6), optimizer=muon(model)).train()
+    path = trainer.save_checkpoint(tmp_path / "muon.pt")
+    with pytest.raises(TrainingStateError) as info:  # into the config's AdamW: one line, saying what to do
+        Trainer.resume(path, tiny_model(dropout=0.0), TASK)
+    assert "\n" not in str(info.value) and "optimizer=" in str(info.value)
+    fresh = tiny_model(dropout=0.0)
+    resumed = Trainer.resume(path, fresh, TASK, optimizer=muon(fresh)).train(10)
+    straight_model = tiny_model(dropout=0.0)
+    straight = Trainer(straight_model, TASK, config(max_iters=6), optimizer=muon(straight_model)).train(10)
+    assert resumed.losses == straight.losses  # and the resumed Muon run is the uninterrupted one

@@ -84,7 +84,7 @@ def reached_positions(model, idx, t):
     grad = captured["embedding"].grad[0].abs().amax(dim=-1)  # (T,)
     return [s for s in range(t + 1, idx.size(1)) if grad[s] > 0]
 
-
+# %%
 config = GPTConfig.from_preset("gpt-nano", vocab_size=10, block_size=12, dropout=0.0, attention="explicit")
 model = GPT(config).double().eval()
 idx = torch.randint(0, 10, (1, 12), generator=generator)

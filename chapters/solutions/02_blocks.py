@@ -73,11 +73,12 @@ for bias in (True, False):
         assert my_count(65, 32, 2, 32, bias, tie) == GPT(config).num_parameters(include_head=True)
 print(f"GPT-2 untied with biases: {my_count(50257, 1024, 12, 768):,}; "
       f"tied (as GPT-2 ships): {my_count(50257, 1024, 12, 768, tie_weights=True):,}")
-assert my_count(50257, 1024, 12, 768, tie_weights=True) == 124_439_808  # minGPT's printed gpt2 count
+assert my_count(50257, 1024, 12, 768, tie_weights=True) == 124_439_808  # minGPT's own gpt2 count (it prints 124.44M)
 assert check("2.2", my_count)
 
 # %% [markdown]
-# The tied GPT-2 count is exactly the number minGPT prints for `gpt2` without its head: with a
+# The tied GPT-2 count is exactly minGPT's own count for `gpt2` without its head (it prints it
+# rounded, `number of parameters: 124.44M`): with a
 # tied head, "without the head" and "with the head" are the same number.
 #
 # ## Exercise 2.3
@@ -131,7 +132,7 @@ def stream_sizes(norm, seed, depth=24):
         sizes.append(x.norm(dim=-1).mean().item())
     return sizes
 
-
+# %%
 seeds = range(5)
 runs = {(norm, seed): stream_sizes(norm, seed) for norm in ("pre", "post") for seed in seeds}
 shown = range(0, 25, 3)  # the input, then every third block

@@ -117,6 +117,7 @@ def block_stats(model):
         h.remove()
     return out_std, change
 
+# %%
 stats = {}
 for name in ("scaled", "unscaled"):
     torch.manual_seed(0)
@@ -176,6 +177,7 @@ def init_by_flag(model, n_layer):
             std = residual_std(n_layer) if hasattr(m, "scale_init") else 0.02
             nn.init.normal_(m.weight, mean=0.0, std=std)
 
+# %%
 init_by_flag(flagged, config.n_layer)
 target = residual_std(config.n_layer)
 by_flag = torch.cat([m.weight.detach().flatten() for m in flagged.modules() if hasattr(m, "scale_init")])

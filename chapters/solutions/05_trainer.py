@@ -26,7 +26,7 @@ from mingpt_lite.data import SortTask
 from mingpt_lite.exercises import check
 from mingpt_lite.notebook import start_chapter
 from mingpt_lite.trainer import EVENTS, Trainer, TrainerConfig, learning_rate_at
-from mingpt_lite.training_state import atomic_save, load_state
+from mingpt_lite.runstate import atomic_save, load_state
 
 device = start_chapter(seed=0)
 
@@ -160,7 +160,7 @@ def first_update(path):
     steps = torch.cat([(p.detach() - b).abs().flatten() for p, b in zip(trainer.model.parameters(), before)])
     return steps / demo.learning_rate, trainer
 
-
+# %% tags=["nbval-ignore-output"]
 with_state, kept_run = first_update(folder / "run.pt")
 without_state, fresh_run = first_update(folder / "no_adam_state.pt")
 print(f"median |update| / lr with AdamW's state:    {with_state.median().item():.2f}")

@@ -23,7 +23,7 @@ import torch
 
 from mingpt_lite.data import SortTask
 from mingpt_lite.exercises import check
-from mingpt_lite.experiments import norm_model
+from mingpt_lab.experiments.norms import norm_model
 from mingpt_lite.loss import lm_loss
 from mingpt_lite.notebook import start_chapter
 
@@ -56,6 +56,7 @@ assert check("6.1", post_ln_forward)
 # no input, so it keeps the whole factor. The measurement, one backward pass at step 0:
 
 # %%
+# on the CPU: one backward pass of a small model, compared by its printed numbers
 model = norm_model("post", n_layer=12, seed=3407).eval()
 x, y = task.get_batch("train", 64, torch.Generator().manual_seed(3407))
 lm_loss(model(x), y).backward()

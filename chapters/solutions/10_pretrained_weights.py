@@ -33,7 +33,7 @@ from mingpt_lite.notebook import start_chapter
 device = start_chapter(seed=0, device="cpu")
 TOL = 1e-5
 
-
+# %%
 def random_gpt2(weight_std=0.15, noisy=True, seed=0):
     """A state dict of the chapter's small GPT-2 (4 layers, width 48, vocabulary 101, context 32),
     random. ``noisy=False`` gives transformers' initialisation: LayerNorms 1 and 0, biases 0, and
@@ -108,7 +108,7 @@ def my_convert(hf_state):
         ours[f"blocks.{layer}.{RENAME_BLOCK[inner]}.{kind}"] = tensor
     return ours
 
-
+# %%
 hf_state = random_gpt2()
 reference = import_gpt2(hf_state)  # equal to transformers' GPT-2 within 1e-5, as the chapter showed
 model = GPT(GPTConfig(vocab_size=101, block_size=32, n_layer=4, n_head=3, n_embd=48, tie_weights=True)).eval()
@@ -177,7 +177,7 @@ def effect(mistake, state):
     with torch.no_grad():
         return (mistake(imported)(tokens) - imported(tokens)).abs().max().item()
 
-
+# %%
 SEEDS = range(5)  # five random models, so that no conclusion rests on one draw
 swap_plain = [effect(swapped_norms, random_gpt2(noisy=False, seed=s)) for s in SEEDS]
 swap_noisy = [effect(swapped_norms, random_gpt2(seed=s)) for s in SEEDS]

@@ -199,7 +199,7 @@ def check_previous_token_head(attempt) -> str:
     w = attempt[-1] if isinstance(attempt, (tuple, list)) and attempt else attempt  # attend's (y, weights)
     if not isinstance(w, torch.Tensor):
         raise Hint(f"pass the weights as a tensor, got {type(w).__name__}")
-    w = w.detach().double().cpu()
+    w = w.detach().cpu().double()  # to the host first: MPS has no float64
     if w.dim() != 2 or w.size(0) != w.size(1) or w.size(0) < 3:
         raise Hint(f"pass one head's (T, T) weight matrix with T >= 3, got shape {tuple(w.shape)}; "
                    "for a batched result take [0] (and a head index) first")

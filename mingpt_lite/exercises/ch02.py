@@ -24,6 +24,7 @@ from ..blocks import Block
 from ..config import GPTConfig
 from ..model import GPT
 from . import Hint, checker
+from .kit import close, largest_difference, match_variants, require_tensor
 
 # --- 2.1: LayerNorm
 
@@ -57,14 +58,12 @@ def check_layer_norm(attempt) -> str:
                 raise Hint("a shape mismatch inside your function: the mean and the variance must keep their "
                            "reduced axis (keepdim=True) so they broadcast back over the channels") from None
             raise
-        if not isinstance(y, torch.Tensor):
-            raise Hint(f"your function returned a {type(y).__name__}; return a tensor shaped like x")
-        if y.shape != x.shape:
-            raise Hint(f"wrong shape: the output must have x's shape {tuple(x.shape)}, got {tuple(y.shape)}. "
-                       "Use keepdim=True for the mean and the variance so they broadcast back over the channels")
-        if torch.allclose(y, reference, rtol=0, atol=1e-9):
+        require_tensor(y, x.shape, fix="Use keepdim=True for the mean and the variance so they broadcast back "
+                                       "over the channels")
+        if close(y, reference, rtol=0, atol=1e-9):
             continue
         var = x.var(dim=-1, keepdim=True, unbiased=False)
+        last_two = (-2, -1)
         variants = [
             (F.layer_norm(x, (C,), None, None, eps),
              "the output is normalised but not scaled and shifted: multiply by weight (the gain) and add bias "
@@ -82,13 +81,16 @@ def check_layer_norm(attempt) -> str:
             ((_centred(x, dim=-2) / torch.sqrt(x.var(dim=-2, keepdim=True, unbiased=False) + eps)) * weight + bias,
              "you normalised over the positions (dim=-2); LayerNorm normalises each position over its own "
              "channels, the last axis (dim=-1)"),
+            ((x - x.mean(dim=last_two, keepdim=True))
+             / torch.sqrt(x.var(dim=last_two, keepdim=True, unbiased=False) + eps) * weight + bias,
+             "you normalised over positions and channels together (dims -2 and -1, one mean for the whole "
+             "sequence); LayerNorm takes a separate mean and variance for each position, over its channels only "
+             "(dim=-1)"),
             (_centred(x) / (var + eps) * weight + bias,
              "you divided by the variance; divide by its square root, the standard deviation"),
         ]
-        for candidate, hint in variants:
-            if torch.allclose(y, candidate, rtol=0, atol=1e-9):
-                raise Hint(hint)
-        raise Hint(f"the output differs from nn.LayerNorm's by up to {(y - reference).abs().max().item():.3g}"
+        match_variants(y, variants, rtol=0, atol=1e-9)
+        raise Hint(f"the output differs from nn.LayerNorm's by up to {largest_difference(y, reference):.3g}"
                    f"{' on an input of std 4e-3' if scale < 1 else ''}. The order is: subtract the mean over the "
                    "last axis, divide by sqrt(variance + eps) with the variance over C, multiply by weight, add bias")
     return "equal to nn.LayerNorm (variance over C, eps inside the square root, gain and shift)."

@@ -150,14 +150,27 @@ def _check_groups_on(attempt, model: nn.Module) -> None:
                        "(no decay); minGPT's rule lets 'no decay' win, so the tied matrix is not decayed")
     for pid in wrongly_decayed:
         if isinstance(kinds[pid][0], nn.Embedding):
-            raise Hint(f"you decay the embedding table {' / '.join(names[pid])}: that is nanoGPT's rule (every "
-                       "tensor with dim >= 2, parameter_groups(rule='dim')); minGPT's rule, asked here, decays "
-                       "Linear weights only")
+            raise Hint(f"you decay the embedding table {' / '.join(names[pid])}: minGPT's rule, asked here, decays "
+                       "Linear weights only, chosen by the owning module's type (isinstance(module, nn.Linear)), "
+                       "not by the parameter's name or shape")
     for pid in wrongly_decayed:
         raise Hint(f"you decay {' / '.join(names[pid])}, which minGPT's rule does not (only Linear weights decay)")
     for pid in [pid for pid in names if pid in ref_ids - got_ids]:
         raise Hint(f"{' / '.join(names[pid])} is a Linear weight and must decay "
                    "(isinstance(module, nn.Linear) also covers subclasses such as ResidualProjection)")
+
+
+def _follows_dim_rule(attempt, models) -> bool:
+    """Whether ``attempt`` puts exactly the tensors with dim >= 2 in its decay group, on every model."""
+    for model in models:
+        try:
+            decay, _ = _as_pair(attempt(model), "my_groups(model)")
+        except Exception:  # the attempt's own error or shape is reported by the main check
+            return False
+        dim_decay, _ = parameter_groups(model, weight_decay=0.1, rule="dim")
+        if {id(p) for p in decay} != {id(p) for p in dim_decay["params"]}:
+            return False
+    return True
 
 
 @checker("4.2")
@@ -170,8 +183,16 @@ def check_groups(attempt) -> str:
             nn.Sequential(nn.Embedding(10, 8), nn.LayerNorm(8), nn.Linear(8, 8, bias=False), nn.Linear(8, 10)),
             GPT(GPTConfig.from_preset("gpt-nano", vocab_size=3, block_size=11, tie_weights=True)),
         ]
-    for model in models:
-        _check_groups_on(attempt, model)
+    try:
+        for model in models:
+            _check_groups_on(attempt, model)
+    except Hint:
+        # Name the other well-known rule only when the attempt *is* that rule on every model; a rule
+        # by names that happens to agree with it on one model gets the neutral hint above.
+        if _follows_dim_rule(attempt, models):
+            raise Hint("you decay every tensor with dim >= 2, embeddings included: that is nanoGPT's rule "
+                       "(parameter_groups(rule='dim')); minGPT's rule, asked here, decays Linear weights only") from None
+        raise
     return ("Linear weights decay; biases, LayerNorm and embeddings do not; a tied head counts once, "
             "not decayed; every parameter in exactly one group")
 

@@ -5,7 +5,7 @@
   that equals the ``"pre"`` or ``"notes-bug"`` wiring of the same block is named as such.
 - 6.2: the name of the parameter of post-LN's block 1 with the largest gradient at step 0
   (it dwarfs the same parameter in block 2), measured here with one backward pass of the
-  package's 12-layer post-LN model (:func:`mingpt_lite.experiments.norm_model`).
+  12-layer post-LN gpt-nano of chapter 6, built here as the chapter builds it.
 """
 
 from __future__ import annotations
@@ -14,15 +14,16 @@ import functools
 
 import torch
 
+from ..blocks import Block
 from ..config import GPTConfig
 from ..data import SortTask
 from ..loss import lm_loss
+from ..model import GPT
 from . import Hint, checker
+from .kit import close, require_tensor
 
 
 def _block(norm: str, seed: int = 0):
-    from ..blocks import Block
-
     torch.manual_seed(seed)
     config = GPTConfig(vocab_size=3, block_size=11, n_layer=2, n_head=2, n_embd=8, dropout=0.0, norm=norm)
     block = Block(config).double().eval()
@@ -34,7 +35,7 @@ def _block(norm: str, seed: int = 0):
 
 
 def _same(a, b) -> bool:
-    return isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a, b, rtol=0, atol=1e-10)
+    return close(a, b, rtol=0, atol=1e-10)
 
 
 @checker("6.1")
@@ -44,10 +45,7 @@ def check_post_ln_forward(attempt) -> str:
     x = torch.randn(2, 5, 8, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     with torch.no_grad():
         got = attempt(block, x.clone())
-        if not isinstance(got, torch.Tensor):
-            raise Hint(f"post_ln_forward returned a {type(got).__name__}; return the block's output tensor (B, T, C)")
-        if got.shape != x.shape:
-            raise Hint(f"the output has shape {tuple(got.shape)}; a block keeps the stream's shape {tuple(x.shape)}")
+        require_tensor(got, x.shape, what="post_ln_forward", fix="A block keeps the stream's shape (B, T, C)")
         wanted = block(x)
         if _same(got, wanted):
             return "that is post-LN: add the sublayer's output to the stream, then normalise the sum."
@@ -77,10 +75,10 @@ def block1_gradients(seed: int = 3407) -> dict[str, tuple[float, float]]:
 
 @functools.lru_cache(maxsize=4)
 def _gradients(seed: int) -> tuple:
-    from ..experiments import norm_model
-
-    model = norm_model("post", n_layer=12, seed=seed).eval()
     task = SortTask(length=6, num_digits=3)
+    torch.manual_seed(seed)      # chapter 6's norm_model: gpt-nano, 12 layers, post-LN, weights from seed
+    model = GPT(GPTConfig.from_preset("gpt-nano", vocab_size=task.vocab_size, block_size=task.block_size,
+                                      n_layer=12, dropout=0.1, norm="post")).eval()
     x, y = task.get_batch("train", 64, torch.Generator().manual_seed(seed))
     lm_loss(model(x), y).backward()
     first, second = dict(model.blocks[0].named_parameters()), dict(model.blocks[1].named_parameters())

@@ -20,6 +20,7 @@ from ..config import GPTConfig
 from ..generation import filter_logits
 from ..model import GPT
 from . import Hint, checker
+from .kit import close, largest_difference, match_variants, require_tensor
 
 # --- shared: logits to test on ---------------------------------------------------------------
 
@@ -38,17 +39,28 @@ def _kept(logits: torch.Tensor) -> torch.Tensor:
     return torch.isfinite(logits)
 
 
+def _drops_crossing_token(kept: torch.Tensor, logits: torch.Tensor, p: float) -> bool:
+    """Whether ``kept`` is the commonest mistake's set, ``cumsum <= p`` (or ``< p``), which drops the
+    token whose probability carries the mass past p."""
+    probs, order = logits.softmax(-1).sort(dim=-1, descending=True)
+    cumulative = probs.cumsum(-1)
+    return any(torch.equal(kept, torch.zeros_like(keep).scatter(-1, order, keep))
+               for keep in (cumulative <= p, cumulative < p))
+
+
+_CROSSING_HINT = ("you drop the token that carries the mass past p = {p} (a `cumsum <= p` test): the nucleus is "
+                  "the smallest set whose mass *reaches* p, so that token stays. Keep a token when the mass of "
+                  "the tokens ranked above it is still below p")
+
+
 # --- 7.1: the top-p filter -------------------------------------------------------------------
 
 
 def _diagnose_top_p(out: torch.Tensor, logits: torch.Tensor, p: float) -> None:
     """Raise a Hint if ``out`` is not the top-p filtered ``logits``."""
     ref = filter_logits(logits, top_p=p)
-    if not isinstance(out, torch.Tensor):
-        raise Hint(f"return a tensor of logits, got {type(out).__name__}")
-    if out.shape != logits.shape:
-        raise Hint(f"return logits of the same shape as the input, {tuple(logits.shape)}, with -inf outside the "
-                   f"nucleus; got {tuple(out.shape)}")
+    require_tensor(out, logits.shape, what="my_top_p",
+                   fix="Return logits of the same shape as the input, with -inf outside the nucleus")
     kept, kept_ref = _kept(out), _kept(ref)
     if kept.all(dim=-1).all() and not kept_ref.all():
         sums = out.sum(dim=-1)
@@ -58,6 +70,9 @@ def _diagnose_top_p(out: torch.Tensor, logits: torch.Tensor, p: float) -> None:
         raise Hint("nothing was set to -inf: mark the dropped tokens with float('-inf'), not 0 (a zero logit "
                    "still has probability)")
     if not kept.any(dim=-1).all():
+        if _drops_crossing_token(kept, logits, p):
+            raise Hint(_CROSSING_HINT.format(p=p) + ". Here the most probable token alone holds more than p, "
+                       "so dropping the crossing token left the row empty")
         raise Hint("a row kept no token at all: always keep the most probable one (when it alone holds more "
                    f"than p = {p}, the nucleus is that single token)")
     probs = logits.softmax(-1)
@@ -69,9 +84,7 @@ def _diagnose_top_p(out: torch.Tensor, logits: torch.Tensor, p: float) -> None:
                    "before accumulating the mass (the vocabulary order is arbitrary)")
     n, n_ref = kept.sum(-1), kept_ref.sum(-1)
     if (n < n_ref).any():
-        raise Hint(f"you drop the token that carries the mass past p = {p}: the nucleus is the smallest set whose "
-                   "mass *reaches* p, so that token stays. Keep a token when the mass of the tokens ranked above "
-                   "it is still below p")
+        raise Hint(_CROSSING_HINT.format(p=p))
     if (n > n_ref).any():
         raise Hint(f"you keep more tokens than the smallest set whose mass reaches p = {p}: once the tokens "
                    "ranked above a token already hold p, that token is dropped")
@@ -118,9 +131,8 @@ def check_sampling_probs(attempt) -> str:
     for temperature, top_p in cases:
         out = attempt(logits.clone(), temperature, top_p)
         want = _reference_probs(logits, temperature, top_p)
-        if not isinstance(out, torch.Tensor) or out.shape != want.shape:
-            raise Hint(f"return a tensor of probabilities with the logits' shape {tuple(want.shape)}")
-        if torch.allclose(out, want, atol=1e-6):
+        require_tensor(out, want.shape, what="my_probs", fix="Return probabilities with the logits' shape")
+        if close(out, want, atol=1e-6):
             continue
         setting = f"(temperature={temperature}, top_p={top_p})"
         sums = out.sum(-1)
@@ -128,19 +140,20 @@ def check_sampling_probs(attempt) -> str:
             raise Hint(f"each row must be a probability distribution, non-negative and summing to 1 {setting}; "
                        f"yours sum to {[round(v, 4) for v in sums.tolist()]}. Finish with a softmax over the "
                        "filtered logits")
-        if torch.allclose(out, filter_logits(logits * temperature, top_p=top_p).softmax(-1), atol=1e-6):
-            raise Hint(f"you multiplied the logits by the temperature {setting}: divide them, so that T > 1 "
-                       "flattens the distribution and T < 1 sharpens it")
-        if top_p is not None and torch.allclose(out, (filter_logits(logits, top_p=top_p) / temperature).softmax(-1),
-                                                atol=1e-6):
-            raise Hint(f"you applied top-p before the temperature {setting}: the temperature changes the "
-                       "probabilities that top-p measures, so divide first, then filter")
-        if torch.allclose(out, _reference_probs(logits, 1.0, top_p), atol=1e-6):
-            raise Hint(f"the temperature has no effect in your attempt {setting}")
-        if top_p is not None and torch.allclose(out, _reference_probs(logits, temperature, None), atol=1e-6):
-            raise Hint(f"top_p has no effect in your attempt {setting}: filter the tempered logits with it")
+        variants = [(filter_logits(logits * temperature, top_p=top_p).softmax(-1),
+                     f"you multiplied the logits by the temperature {setting}: divide them, so that T > 1 "
+                     "flattens the distribution and T < 1 sharpens it")]
+        if top_p is not None:
+            variants.append(((filter_logits(logits, top_p=top_p) / temperature).softmax(-1),
+                             f"you applied top-p before the temperature {setting}: the temperature changes the "
+                             "probabilities that top-p measures, so divide first, then filter"))
+        variants.append((_reference_probs(logits, 1.0, top_p), f"the temperature has no effect in your attempt {setting}"))
+        if top_p is not None:
+            variants.append((_reference_probs(logits, temperature, None),
+                             f"top_p has no effect in your attempt {setting}: filter the tempered logits with it"))
+        match_variants(out, variants, rtol=1e-5, atol=1e-6)
         raise Hint(f"your distribution differs from the sampler's {setting} by up to "
-                   f"{(out - want).abs().max().item():.3g}")
+                   f"{largest_difference(out, want):.3g}")
     return f"your distribution equals the sampler's for {len(cases)} (temperature, top_p) settings"
 
 

@@ -1,10 +1,10 @@
 """Checkers for chapter 08 (how hard is sorting?).
 
 - 8.1: ``solved_at(history, patience=4)``, the solve rule on a list of ``(step, accuracy)``
-  evaluations; compared with :func:`mingpt_lite.experiments.solved_step` on hand-picked and random
+  evaluations; compared with :func:`mingpt_lite.callbacks.solved_step` on hand-picked and random
   histories.
 - 8.2: ``boost_active(length, num_digits)``, whether minGPT's repeat boost can reject a draw;
-  compared with :func:`mingpt_lite.experiments.repeat_boost_active`, which asks the task's own
+  compared with :func:`mingpt_lite.data.repeat_boost_active`, which asks the task's own
   ``count_distinct``.
 """
 
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import random
 
-from ..experiments import repeat_boost_active, solved_step
+from ..callbacks import solved_step
+from ..data import repeat_boost_active
 from . import Hint, checker
 
 _HISTORIES = [

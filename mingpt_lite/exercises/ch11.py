@@ -20,6 +20,7 @@ from ..data import SortTask
 from ..distributed import flat_gradient
 from ..model import GPT
 from . import Hint, checker
+from .kit import close, require_tensor
 
 
 def _model_and_task(seed: int = 0):
@@ -33,7 +34,7 @@ def _model_and_task(seed: int = 0):
 def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
     # lm_loss computes the cross entropy in float32 (it casts the logits), so agreement is to
     # float32 rounding; the mistakes below are off by factors, far outside this tolerance.
-    return a.shape == b.shape and torch.allclose(a, b, rtol=1e-5, atol=1e-7)
+    return close(a, b, rtol=1e-5, atol=1e-7)
 
 
 @checker("11.1")
@@ -52,10 +53,8 @@ def check_combine(attempt) -> str:
         counts = [int((targets[p] != -1).sum()) for p in parts]
         full = flat_gradient(model, x, targets)
         got = attempt([g.clone() for g in grads], list(counts))
-        if not isinstance(got, torch.Tensor):
-            raise Hint(f"return one gradient tensor, got a {type(got).__name__}")
-        if got.shape != full.shape:
-            raise Hint(f"wrong shape {tuple(got.shape)}: the combined gradient has the shape of one rank's, {tuple(full.shape)}")
+        require_tensor(got, full.shape, what="combine",
+                       fix="That is the wrong shape: the combined gradient has the shape of one rank's")
         got = got.to(full.dtype)
         if _close(got, full):
             continue

@@ -19,6 +19,7 @@ from ..config import GPTConfig
 from ..model import GPT
 from ..norms import rms_norm_explicit
 from . import Hint, checker
+from .kit import close, match_variants, require_tensor
 
 
 @checker("13.1")
@@ -29,24 +30,31 @@ def check_rms_norm(attempt) -> str:
     weight = torch.rand(16, dtype=torch.float64) + 0.5
     got = attempt(x, weight, 1e-5)
     want = rms_norm_explicit(x, weight, 1e-5)
-    if not isinstance(got, torch.Tensor):
-        raise Hint(f"return a tensor, got {type(got).__name__}")
-    if got.shape != want.shape:
-        raise Hint(f"the output must have the input's shape {tuple(x.shape)}, got {tuple(got.shape)}: "
-                   "take the mean over the last dimension with keepdim=True")
-    if torch.allclose(got, want, rtol=1e-6, atol=1e-8):
+    require_tensor(got, x.shape, what="my_rms_norm", fix="Take the mean over the last dimension with keepdim=True")
+    if close(got, want, rtol=1e-6, atol=1e-8):
         return "x / sqrt(mean(x²) + eps) · g, over the last dimension."
     layer = torch.nn.functional.layer_norm(x, (16,), weight, None, 1e-5)
-    if torch.allclose(got, layer, rtol=1e-5, atol=1e-6):
-        raise Hint("that is LayerNorm: RMSNorm does not subtract the mean, it divides x itself by its RMS")
-    if torch.allclose(got, want / weight, rtol=1e-6, atol=1e-8):
-        raise Hint("the learned gain is missing: multiply by weight at the end")
-    no_sqrt = x / (x.pow(2).mean(-1, keepdim=True) + 1e-5) * weight
-    if torch.allclose(got, no_sqrt, rtol=1e-6, atol=1e-8):
-        raise Hint("divide by the *root* of the mean square, sqrt(mean(x²) + eps), not the mean square itself")
-    if torch.allclose(got, rms_norm_explicit(x.transpose(-1, -2), None).transpose(-1, -2) * weight, rtol=1e-6):
-        raise Hint("normalise over the last dimension (the channels), not over positions")
-    raise Hint("compare with x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight")
+    match_variants(got, [(layer, "that is LayerNorm: RMSNorm does not subtract the mean, it divides x itself by "
+                                 "its RMS")], rtol=1e-5, atol=1e-6)
+    ms = x.pow(2).mean(-1, keepdim=True)
+    match_variants(got, [
+        (want / weight, "the learned gain is missing: multiply by weight at the end"),
+        (x / (ms + 1e-5) * weight,
+         "divide by the *root* of the mean square, sqrt(mean(x²) + eps), not the mean square itself"),
+        (x / (torch.sqrt(ms) + 1e-5) * weight, "eps belongs inside the square root, added to the mean square"),
+        (x / torch.sqrt(x.pow(2).sum(-1, keepdim=True) + 1e-5) * weight,
+         "that divides by the root of the *sum* of squares; RMSNorm uses their mean, over the C channels"),
+        (rms_norm_explicit(x.transpose(-1, -2), None).transpose(-1, -2) * weight,
+         "normalise over the last dimension (the channels), not over positions"),
+    ], rtol=1e-6, atol=1e-8)
+    # No known mistake matched: point at the part that is off without handing over the formula.
+    scale = got / (x * weight)                      # what your function divided each x by, inverted
+    per_row = scale.std(dim=-1) / scale.mean(dim=-1).abs()
+    if (per_row > 1e-4).any():
+        raise Hint("within one position, your output is not x · weight times a single number: RMSNorm divides "
+                   "every channel of a position by the same statistic of that position")
+    raise Hint("each position is rescaled by one number, but not by the right one: check which statistic of the "
+               "channels you divide by, and where eps goes")
 
 
 @checker("13.2")
@@ -57,21 +65,20 @@ def check_rotate(attempt) -> str:
     positions = torch.arange(3, 10)
     got = attempt(x, positions)
     want = rotate_explicit(x, positions)
-    if not isinstance(got, torch.Tensor) or got.shape != want.shape:
-        raise Hint(f"return a tensor of the input's shape {tuple(x.shape)}")
-    if torch.allclose(got, want, rtol=1e-6, atol=1e-8):
+    require_tensor(got, want.shape, what="my_rotate", fix="Return a tensor of the input's shape")
+    if close(got, want, rtol=1e-6, atol=1e-8):
         return "each pair (x[j], x[j + D/2]) turned by position · 10000^(-2j/D)."
-    if torch.allclose(got.norm(dim=-1), x.norm(dim=-1), rtol=1e-6) is False:
+    if not close(got.norm(dim=-1), x.norm(dim=-1), rtol=1e-6):
         raise Hint("a rotation keeps every vector's length, yours changes it: use (a cos − b sin, a sin + b cos)")
-    if torch.allclose(got, rotate_explicit(x, -positions), rtol=1e-6, atol=1e-8):
-        raise Hint("your rotation goes the other way: (a, b) -> (a cos − b sin, a sin + b cos), "
-                   "i.e. multiply by e^{+iθ}")
     interleaved = x.view(2, 7, 4, 2).transpose(-1, -2).reshape(2, 7, 8)     # pairs (2j, 2j+1) -> (j, j+4)
     rotated = rotate_explicit(interleaved, positions).view(2, 7, 2, 4).transpose(-1, -2).reshape(2, 7, 8)
-    if torch.allclose(got, rotated, rtol=1e-6, atol=1e-8):
-        raise Hint("you paired neighbouring channels (2j, 2j+1); this package pairs j with j + D/2 (GPT-NeoX's layout)")
-    if torch.allclose(got, rotate_explicit(x, positions - positions[0]), rtol=1e-6, atol=1e-8):
-        raise Hint("use the absolute positions you are given, not positions counted from the first one")
+    match_variants(got, [
+        (rotate_explicit(x, -positions), "your rotation goes the other way: (a, b) -> (a cos − b sin, a sin + b cos), "
+                                         "i.e. multiply by e^{+iθ}"),
+        (rotated, "you paired neighbouring channels (2j, 2j+1); this package pairs j with j + D/2 (GPT-NeoX's layout)"),
+        (rotate_explicit(x, positions - positions[0]),
+         "use the absolute positions you are given, not positions counted from the first one"),
+    ], rtol=1e-6, atol=1e-8)
     raise Hint("pair j turns by the angle position · base^(-2j/D), with base 10000 and j = 0 .. D/2 − 1")
 
 

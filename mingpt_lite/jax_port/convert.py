@@ -11,8 +11,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import torch
 from flax import nnx
 
+from ..model import GPT as TorchGPT
 from .model import GPT
 
 _LEAF_NAMES = {"kernel": "weight", "embedding": "weight", "scale": "weight", "bias": "bias"}
@@ -37,8 +39,6 @@ def from_torch(torch_model, *, rngs: nnx.Rngs | None = None) -> GPT:
 
     Every PyTorch parameter must be used exactly once; a mismatch names the tensors.
     """
-    import torch  # the PyTorch side is the package's hard dependency
-
     config = torch_model.config
     model = GPT(config, rngs=rngs or nnx.Rngs(0))
     source = {k: v.detach().to("cpu", torch.float32).numpy() for k, v in torch_model.state_dict().items()}
@@ -72,10 +72,6 @@ def from_torch(torch_model, *, rngs: nnx.Rngs | None = None) -> GPT:
 
 def to_torch(model: GPT):
     """A PyTorch ``mingpt_lite.GPT`` with the same config and a copy of ``model``'s weights."""
-    import torch
-
-    from ..model import GPT as TorchGPT
-
     torch_model = TorchGPT(model.config)
     state = {}
     for path, leaf in _flat_params(model).items():

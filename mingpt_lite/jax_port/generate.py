@@ -24,6 +24,8 @@ tokens. :class:`CompileCounter` counts the compilations any of them triggers.
 from __future__ import annotations
 
 import functools
+import statistics
+import time
 from collections import Counter
 
 import jax
@@ -308,9 +310,6 @@ def measure_decoders(
     batch per wall-clock second) and ``tokens`` (numpy).
     Greedy decoding: every method must return the same tokens (checked by callers).
     """
-    import statistics
-    import time
-
     batch = np.asarray(prompt).shape[0]
     rows = []
     for method in methods:

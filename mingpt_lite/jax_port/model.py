@@ -96,9 +96,22 @@ def init_gpt_weights(model: nnx.Module, n_layer: int, key, std: float = 0.02) ->
         variable.set_value(jax.device_put((scale * piece).astype(variable.dtype)))
 
 
+# Every matrix product in full float32. JAX's default precision lets a GPU round float32 inputs
+# to TF32 (10 mantissa bits) or bfloat16; rounding gpt-nano's matmul inputs to TF32 moved its
+# logits by 1.5e-4, where this port promises PyTorch's logits within 1e-5 (PyTorch keeps
+# float32 matmuls in float32 by default). On the CPU this changes nothing.
+PRECISION = jax.lax.Precision.HIGHEST
+
+
+def _matmul(a, b):
+    """``a @ b`` at :data:`PRECISION`."""
+    return jnp.matmul(a, b, precision=PRECISION)
+
+
 def _linear(n_in: int, n_out: int, bias: bool, rngs: nnx.Rngs, kind=nnx.Linear) -> nnx.Linear:
     """A Linear layer (or :class:`ResidualProjection`) with placeholder values; see :func:`init_gpt_weights`."""
-    return kind(n_in, n_out, use_bias=bias, kernel_init=_host_zeros, bias_init=_host_zeros, rngs=rngs)
+    return kind(n_in, n_out, use_bias=bias, kernel_init=_host_zeros, bias_init=_host_zeros,
+                precision=PRECISION, rngs=rngs)
 
 
 def _layer_norm(config: GPTConfig, rngs: nnx.Rngs) -> nnx.LayerNorm:
@@ -151,11 +164,11 @@ class CausalSelfAttention(nnx.Module):
         key_pos = jnp.arange(S)
         mask = key_pos[None, :] <= query_pos[:, None]  # (T, S), True where a query may look
         # Divide by sqrt(D) so the scores' spread does not grow with the head size.
-        scores = (q @ k.swapaxes(-2, -1)) / math.sqrt(D)  # (B, H, T, S)
+        scores = _matmul(q, k.swapaxes(-2, -1)) / math.sqrt(D)  # (B, H, T, S)
         scores = jnp.where(mask, scores, -jnp.inf)
         attn_key, resid_key = _split_key(dropout_key, 2)
         weights = dropout(jax.nn.softmax(scores, axis=-1), self.dropout_rate, attn_key)
-        y = (weights @ v).transpose(0, 2, 1, 3).reshape(B, T, C)  # re-join the heads
+        y = _matmul(weights, v).transpose(0, 2, 1, 3).reshape(B, T, C)  # re-join the heads
         y = dropout(self.residual_proj(y), self.dropout_rate, resid_key)
         return y, new_cache
 
@@ -266,7 +279,7 @@ class GPT(nnx.Module):
     def _head(self, x):
         x = self.final_norm(x)
         if self.lm_head is None:
-            return self.token_embedding.attend(x)  # x @ embedding.T, the tied head
+            return _matmul(x, self.token_embedding.embedding[...].T)  # the tied head (Embed.attend, at PRECISION)
         return self.lm_head(x)
 
     def __call__(self, idx, *, dropout_key=None):

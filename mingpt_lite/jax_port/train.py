@@ -10,7 +10,7 @@ this step. ``jax.jit`` compiles it once per batch shape.
 Why not ``nnx.jit`` over the module and an ``nnx.Optimizer``? It is the shortest
 code, but on every call it walks the module graph in Python to split and merge the
 state, which for a model this small costs more than the step itself (measured by
-``python -m mingpt_lite.bench jax_generate --train``; :func:`make_nnx_train_step`
+``mingpt-lite bench jax_generate --train``; :func:`make_nnx_train_step`
 is that version).
 """
 
@@ -22,12 +22,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import torch
 from flax import nnx
+from tqdm import tqdm
 
+from ..config import DECAY_RULES
 from ..loss import IGNORE_INDEX
+from .generate import generate_cached
 from .model import GPT
 
-RULES = ("mingpt", "dim")
 
 
 def split_params(model: GPT):
@@ -54,8 +57,8 @@ def decay_mask(model: GPT, rule: str = "mingpt"):
     LayerNorm parameters or Embed tables. ``rule="dim"``: decay every parameter with
     two or more dimensions (nanoGPT). A tied head is the embedding table: not decayed.
     """
-    if rule not in RULES:
-        raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
+    if rule not in DECAY_RULES:
+        raise ValueError(f"rule must be one of {DECAY_RULES}, got {rule!r}")
     linear_kernels = {
         (*path, "kernel") for path, module in nnx.iter_modules(model) if isinstance(module, nnx.Linear)
     }
@@ -186,9 +189,6 @@ def train_sort(
     (including compilation). With ``stop_at_accuracy``, training stops at the first
     evaluation where train and test accuracy both reach it.
     """
-    import torch
-    from tqdm import tqdm
-
     graphdef, params = split_params(model)
     tx = adamw(decay_mask(model), lr=lr, weight_decay=weight_decay)
     opt_state = jax.jit(tx.init)(params)  # one program, not one small eager program per shape
@@ -230,8 +230,6 @@ def train_sort(
 def sort_solved(model: GPT, task, problems) -> np.ndarray:
     """Boolean (N,): whether greedy generation sorts each of ``problems`` (N, length),
     using the KV-cache decoder (one compiled program per batch shape)."""
-    from .generate import generate_cached
-
     digits = np.asarray(problems)
     if digits.ndim != 2 or digits.shape[1] != task.length or digits.shape[0] == 0:
         raise ValueError(f"problems must be a non-empty (N, {task.length}) array, got {digits.shape}")

@@ -42,7 +42,7 @@ def trainer_loop():
         (13.9, "loss = lm_loss(model(x), y)"),
         (12.8, "loss.backward()"),
         (11.7, "clip_grad_norm_(params, 1.0)"),
-        (10.6, "lr = lr_at(iter_num); optimizer.step()"),
+        (10.6, "lr = schedule(iter_num); optimizer.step()"),
         (8.4, "iter_num += 1   (n = iter_num steps done)"),
     ]
     for y, text in rows:

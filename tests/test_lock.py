@@ -1,0 +1,47 @@
+"""tools/lock.py: constraints.txt (the exact versions make book/test install) agrees with pyproject.toml."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import lock  # noqa: E402  (tools/ is not a package)
+
+
+def test_the_lock_pins_every_declared_dependency_inside_its_bounds():
+    assert lock.disagreements(lock.read_lock(), lock.declared_requirements()) == []
+
+
+def test_torch_is_locked_at_the_version_the_makefile_installs_first():
+    makefile = (ROOT / "Makefile").read_text()
+    pinned = makefile.split("TORCH := torch==", 1)[1].split()[0]
+    assert lock.read_lock()["torch"] == Version(pinned)
+
+
+def test_a_missing_or_out_of_bounds_pin_is_reported(tmp_path):
+    pins = {"numpy": Version("1.20.0"), "torch": Version("2.13.0")}
+    requirements = [Requirement("numpy>=1.24"), Requirement("torch>=2.4"), Requirement("tqdm>=4.66")]
+    assert lock.disagreements(pins, requirements) == [
+        "constraints.txt pins numpy==1.20.0, outside pyproject's >=1.24",
+        "tqdm is in pyproject.toml but not in constraints.txt",
+    ]
+
+
+def test_a_malformed_lock_line_names_its_line(tmp_path):
+    path = tmp_path / "constraints.txt"
+    path.write_text("# header\nnumpy==2.0.0\ntorch>=2\n")
+    try:
+        lock.read_lock(path)
+    except ValueError as err:
+        assert str(err) == "constraints.txt line 3: expected name==version, got 'torch>=2'"
+    else:
+        raise AssertionError("a range in the lock was accepted")
+
+
+def test_extras_are_declared_requirements_too():
+    names = {requirement.name for requirement in lock.declared_requirements()}
+    assert {"torch", "nbval", "jupyter-book", "jax", "transformers"} <= names
