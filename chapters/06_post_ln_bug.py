@@ -83,10 +83,12 @@ import matplotlib.pyplot as plt
 import torch
 
 from mingpt_lite.data import SortTask, sort_accuracy
-from mingpt_lab.experiments.norms import (HIGH_LR, NORM_DEEP, mean_profile, norm_deep_run, norm_model, norm_run,
-                                     record_block_gradients, run_many)
 from mingpt_lite.loss import lm_loss
 from mingpt_lite.notebook import spread, start_chapter
+
+from mingpt_lab.experiments.norms import (HIGH_LR, NORM_DEEP, mean_profile, norm_deep_run, norm_model, norm_run,
+                                          record_block_gradients)
+from mingpt_lab.experiments.results import run_many
 
 device = start_chapter(seed=3407)
 # One colour per variant, in every plot of this chapter and in the diagram above
@@ -308,15 +310,17 @@ for name, value in final.items():
     print(f"{name:>24}: mean loss of the last 50 steps {value:.3f}")
 
 # %%
-assert final["post, 12 layers"] > 0.9 * math.log(3)                              # stuck at a uniform guess
-assert all(final[name] < 0.5 for name in final if name != "post, 12 layers")     # everyone else learns
+assert final["post, 12 layers"] > 0.9 * math.log(3)     # deep, no warmup: stuck at a uniform guess
+assert final["post, 3 layers"] < 0.5                    # shallow: learns
+# (the other three usually learn, but not in every run: see the committed runs below)
 
 # %% [markdown]
-# In this run, at 3 and 6 layers post-LN handles the high learning rate; at 12 it does not learn
-# at all: its loss returns to ln 3, the loss of predicting each digit with probability 1/3
-# whatever the input. Pre-LN at 12 layers trains, and so does the same 12-layer post-LN model
-# with 100 steps of warmup. That is the classic picture: post-LN is fine when shallow, and needs
-# warmup (or a smaller learning rate) when deep.
+# At 3 layers post-LN handles the high learning rate; at 12 it does not learn at all: its loss
+# returns to ln 3, the loss of predicting each digit with probability 1/3 whatever the input.
+# Those two hold in every run (asserted above, and over the committed runs below). The other
+# three curves usually end low too: pre-LN at 12 layers, the same 12-layer post-LN model with
+# 100 steps of warmup, and post-LN at 6 layers. That is the classic picture: post-LN is fine when
+# shallow, and needs warmup (or a smaller learning rate) when deep.
 #
 # As with any training outcome, these runs were repeated with the five seeds on both of
 # PyTorch's CPU kernel paths, and the results are in the same file. The last-50-step loss of
@@ -347,7 +351,10 @@ assert sum(value < 0.5 for value in six) >= 0.8 * len(six)                      
 # every time, and the 3-layer post-LN, the warmed-up 12-layer post-LN and the 12-layer pre-LN
 # learned every time (the ranges are printed above). The 6-layer post-LN learned in most runs;
 # with seed 3 it collapsed to ln 3 on both kernel paths. So "fine when shallow" holds at 3 layers, and at 6
-# layers it is already a matter of the seed; the assertions above say exactly that.
+# layers it is already a matter of the seed; the assertions above say exactly that. Warmup makes
+# the collapse rare, not impossible: on another CPU, with one thread, the warmed-up model with
+# this chapter's seed also ended at ln 3 (recorded in `chapters/data/README.md`), which is why
+# the cell above asserts only the two outcomes no run has contradicted.
 #
 # ### Where the gradient goes
 #
@@ -574,7 +581,7 @@ for seed in SEEDS:
 #   LayerNorm's position, kept its loss at 0.1-0.2 on a 3-layer model.
 # - True post-LN trains this small model as well as pre-LN at the demo's gentle learning rate.
 # - As depth and learning rate grow, post-LN without warmup collapses to the uniform guess while
-#   its bottom blocks' gradient vanishes; warmup or pre-LN prevents it. The mechanism: LayerNorms
+#   its bottom blocks' gradient vanishes; warmup or pre-LN prevents it in almost every run. The mechanism: LayerNorms
 #   on the skip path shrink it once the sublayers outgrow the stream.
 # - LayerNorm's backward divides by its input's standard deviation: that explains both step-0
 #   oddities (post-LN's block 1, pre-LN's larger gradients).

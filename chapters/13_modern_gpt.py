@@ -370,14 +370,57 @@ print(f"smallest loss margin below nanoGPT: {margin:.4f}; worst time ratio: {max
 
 # %% [markdown]
 # So on the seeds it was measured on, the goal is met in both measurements, but narrowly: the
-# smallest loss margin is under 0.01 nats, and the time ratio moves with the machine. Read it with
-# three limits in mind:
+# smallest loss margin is under 0.01 nats. That evidence has two gaps. The recipe was tuned on
+# seeds 0-3, so these seeds are not held out; and nanoGPT's `train.py` has no seed option, so its
+# three runs above are one run timed three times, and its own spread over seeds is unknown.
 #
-# - **The seeds are not held out.** The recipe was tuned on seeds 0-3, and it is measured here on
-#   seeds 0-2. This shows the recipe meets the goal on the seeds it was tuned on, not that it will
-#   on fresh ones. A measurement on at least three seeds never used while tuning is pending.
-# - **nanoGPT's side is one run.** Its `train.py` has no seed option, so its three runs are the same
-#   run timed three times; its spread over seeds has not been measured yet.
+# The held-out measurement closes both: ours on seeds 4, 5 and 6, never used while tuning, and
+# nanoGPT's own `train.py` seeded differently for each of them (`--peer-seeds` runs a copy whose
+# only change is the seed line, its default plus the seed), both timed as whole processes, and
+# the same command run twice, on another machine than the first measurement:
+
+# %%
+heldout = json.loads(Path("data/13_speedrun_heldout.json").read_text())
+print(heldout["meta"]["machine"], "|", heldout["meta"]["date"])
+print(f"{'seed':>4} {'ours: val':>10} {'wall s':>7} {'nanoGPT: val':>13} {'wall s':>7} {'time ratio':>10}")
+held = heldout["result"]["runs"] + heldout["repeat"]["runs"]
+for run in held:
+    ours, peer = run["ours"], run["peer"]
+    print(f"{run['seed']:>4} {ours['val_loss']:>10.4f} {ours['wall_s']:>7.1f} {peer['val_loss']:>13.4f} "
+          f"{peer['wall_s']:>7.1f} {run['ratio']:>10.3f}")
+
+# %%
+tuned_on = set(heldout["meta"]["tuned_on_seeds"])
+assert len(held) == 6 and {run["seed"] for run in held} == {4, 5, 6} and not tuned_on & {4, 5, 6}
+assert all(run["peer"]["torch_seed"] == 1337 + run["seed"] for run in held)     # nanoGPT seeded per run
+assert all(at_or_below_nanogpt(run) and run["ratio"] <= 1 / 3 for run in held)  # the goal, held out
+ours_worst = max(run["ours"]["val_loss"] for run in held)
+peer_best = min(run["peer"]["val_loss"] for run in held + both)                 # every nanoGPT run measured
+assert ours_worst < peer_best
+
+
+def loss_range(losses):
+    return max(losses) - min(losses)
+
+
+ours_spread = loss_range([run["ours"]["val_loss"] for run in held])
+peer_spread = loss_range([run["peer"]["val_loss"] for run in held])
+fixed_seed_run = min(run["peer"]["val_loss"] for run in both)    # nanoGPT's own seed, first measurement
+assert peer_spread > ours_spread and fixed_seed_run < min(run["peer"]["val_loss"] for run in held)
+print(f"held out: our worst loss {ours_worst:.4f} < nanoGPT's best {peer_best:.4f}; "
+      f"time ratios {min(run['ratio'] for run in held):.3f}-{max(run['ratio'] for run in held):.3f}; "
+      f"spread over seeds: ours {ours_spread:.4f}, nanoGPT {peer_spread:.4f}")
+
+# %% [markdown]
+# On held-out seeds the goal holds in both measurements: every one of our runs is at or below
+# nanoGPT's loss for the same seed in under a third of its wall time, and our worst run is below
+# every nanoGPT run measured here, its fixed-seed runs of the first measurement included (the
+# assert above). nanoGPT's loss moves more from seed to seed than ours does, and its one
+# fixed-seed run of the first measurement was better than each of its three held-out seeds: a
+# comparison against that single run flattered nanoGPT. Read it with two limits:
+#
+# - **Three held-out seeds, one recipe, one model size.** The claim is about this recipe on this
+#   task; it says nothing about larger models or longer runs.
 # - **Another machine gives other numbers.** With another CPU, other kernels or thread counts, both
 #   the losses (in the third decimal) and the ratio differ; rerun the command to see yours.
 #
@@ -402,8 +445,8 @@ print(f"smallest loss margin below nanoGPT: {margin:.4f}; worst time ratio: {max
 # - Measured on a small character model at an equal time budget with three seeds, only some
 #   of these changes help, and an option that slows each step must earn its cost per step.
 # - The fast recipe reached nanoGPT's loss in under a third of its wall time on every seed it was
-#   measured on, by a narrow loss margin; those seeds were also used to tune it, so the claim
-#   still needs a measurement on held-out seeds.
+#   measured on: on the seeds it was tuned on by a narrow margin, and on three held-out seeds, with
+#   nanoGPT seeded to match, in two measurements, where its worst run was below every nanoGPT run.
 #
 # ## Exercises
 #

@@ -29,14 +29,16 @@
 #
 # This appendix builds the tokenizer the notes skipped and then tests their claim. The picture
 # first: one short text through GPT-2's byte-level BPE.
-#
+
+# %% [markdown]
 # ![GPT-2's byte-level BPE on "Hi Karpathy!": pre-split into chunks, one chunk's UTF-8 bytes with their printable stand-ins, the merges applied by rank, and the three token ids](figures/14_bpe_pipeline.svg)
 #
 # The steps, one section each: text is bytes; GPT-2's printable stand-in for each byte; the
 # pre-split; merges by rank; the whole encoder against tiktoken, offline; training merges of
 # our own; and the measurement: a character model against BPE models at equal training FLOPs,
 # scored in bits per character.
-#
+
+# %% [markdown]
 # ## What you need from earlier chapters
 #
 # - Chapter 09: Tiny Shakespeare, its split (the last 10% is validation) and the character
@@ -56,6 +58,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import regex
 import tiktoken
 
@@ -262,8 +265,8 @@ print([bpe_1024.vocab[i].decode() for i in range(1000, 1024)])
 # What do merges buy? Fewer tokens for the same text. The committed measurement
 # (`data/tokenizer_bench.json`, made by `mingpt-lite bench tokenizer`) trains at four sizes,
 # ours and Hugging Face's [`tokenizers`](https://github.com/huggingface/tokenizers) side by
-# side, and counts UTF-8 bytes per token on the validation text. The two trainers learn the
-# same merges, so their counts agree exactly; the training times depend on the machine.
+# side, and counts UTF-8 bytes per token on the validation text. The two trainers end with the
+# same vocabulary, so their counts agree exactly; the training times depend on the machine.
 
 # %% tags=["nbval-ignore-output"]
 bench = json.loads((Path("data") / "tokenizer_bench.json").read_text())
@@ -347,6 +350,17 @@ best_char = min(r["bits_per_char"] for r in runs["char"])
 assert worst_bpe < best_char                      # every BPE seed beats every character seed
 assert max(r["bits_per_char"] for r in runs["1024"]) < min(r["bits_per_char"] for r in runs["512"])
 
+# %%
+fig, ax = plt.subplots(figsize=(5.5, 2.6))
+for k, (name, rs) in enumerate(runs.items()):
+    bpc = [r["bits_per_char"] for r in rs]
+    ax.scatter([k] * len(bpc), bpc, color=f"C{k}", zorder=3)
+    ax.hlines(statistics.mean(bpc), k - 0.2, k + 0.2, color=f"C{k}")
+ax.set_xticks(range(len(runs)), [f"{name}\n{rs[0]['steps']} steps" for name, rs in runs.items()])
+ax.set_ylabel("bits per character")
+ax.set_title("validation bits per character at equal training FLOPs (3 seeds each)")
+plt.show()
+
 # %% [markdown]
 # Every BPE seed scores fewer bits per character than every character seed, and the larger
 # vocabulary does better than the smaller one on every seed. Samples after training, 200
@@ -379,8 +393,8 @@ assert code_rate < shakespeare_rate  # merges learned on one domain compress ano
 # - **Not lossy.** Byte-level BPE discards nothing: every string has bytes, every byte is a
 #   token, and decoding joins the tokens' bytes, so `decode(encode(s)) == s` for every string
 #   (asserted above on this chapter's own text, emoji and all, with merges learned from
-#   Shakespeare; the package's tests check it on arbitrary Unicode). The Perceiver AR quote is
-#   about schemes like VQ-VAE for images and audio, whose codes cannot give the input back.
+#   Shakespeare; the package's tests check it on arbitrary Unicode). The quote names VQ-VAE, a
+#   learned code for images and audio; codes like that cannot give their input back exactly.
 # - **Not premature, at this scale.** For the same training FLOPs the token models reached
 #   lower bits per character on every seed. The notes' worry is the wrong way round here: a
 #   small model on a CPU budget is exactly where reading more text per step pays.
@@ -391,7 +405,8 @@ assert code_rate < shakespeare_rate  # merges learned on one domain compress ano
 #   is why this chapter scores in bits per character.
 # - **What was not measured.** One budget, one model size, one text. A longer budget or a
 #   larger model might narrow the gap or widen it; the command above reruns the comparison.
-#
+
+# %% [markdown]
 # ## What you learned
 #
 # - Byte-level BPE: pre-split with GPT-2's regex, start from UTF-8 bytes, merge by rank inside
@@ -401,10 +416,11 @@ assert code_rate < shakespeare_rate  # merges learned on one domain compress ano
 # - The package's encoder gives tiktoken's ids on all of Tiny Shakespeare and on this chapter,
 #   offline.
 # - Training merges is repeated pair counting; the package's trainer learns the same merges as
-#   the textbook loop and as Hugging Face's `tokenizers`.
+#   the textbook loop, and the same vocabulary as Hugging Face's `tokenizers`.
 # - At equal training FLOPs, chapter 09's model shape reached lower bits per character on BPE
 #   tokens (vocabularies 512 and 1024) than on characters, on every seed, and 1024 beat 512.
-#
+
+# %% [markdown]
 # ## Exercises
 #
 # ### Exercise 14.1 (implement): one merge
@@ -419,7 +435,8 @@ assert code_rate < shakespeare_rate  # merges learned on one domain compress ano
 # Without running anything, write down the chunks GPT-2's pattern makes of
 # `"  Don't   stop\n\n"`, as a list of strings, and call `check("14.2", my_chunks)`.
 # [The worked solution](solutions/14_tokens.ipynb).
-#
+
+# %% [markdown]
 # ### Exercise 14.3 (implement): a trainer
 #
 # Asked in section 6: `my_train(text, vocab_size)` returns the list of merges (pairs of ids,
@@ -432,3 +449,11 @@ assert code_rate < shakespeare_rate  # merges learned on one domain compress ano
 # A token model's mean validation loss is `nats_per_token` over `tokens` tokens that decode to
 # `chars` characters. Write `my_bits_per_char(nats_per_token, tokens, chars)` and call
 # `check("14.4", my_bits_per_char)`. [The worked solution](solutions/14_tokens.ipynb).
+#
+# ### Exercise 14.5 (explain): what a token hides
+#
+# Byte-level BPE loses no text, yet a model over its tokens can find some questions harder
+# than a character model does. Encode `" strawberry"` and `" strawberries"` with `bpe_1024`
+# and with GPT-2, look at the pieces, and explain why counting the letter r in a word is harder
+# for a token model, and why the same split still helped the token models in section 7.
+# [The worked solution](solutions/14_tokens.ipynb).

@@ -1,11 +1,12 @@
-"""Training data that lives on the training device: the sort task and character-level text.
+"""Training data that lives on the training device: the sort task, character-level text, and
+the same text as BPE tokens (:class:`TokenDataset`, chapter 14).
 
-Both datasets hand out whole batches with one call, ``x, y = data.get_batch(split,
+All of them hand out whole batches with one call, ``x, y = data.get_batch(split,
 batch_size, generator)``, built with a few vectorised tensor operations directly on
 the generator's device. minGPT builds one sample at a time in Python and moves it
 through a DataLoader; for models this small that costs as much as the model step.
 
-Both also share the small interface the :class:`~mingpt_lite.trainer.Trainer` uses:
+All share the small interface the :class:`~mingpt_lite.trainer.Trainer` uses:
 ``vocab_size``, ``block_size``, ``splits`` and ``get_batch``.
 
 Randomness comes only from the ``torch.Generator`` you pass in, so a seeded

@@ -3,44 +3,23 @@ time budget, recipes) and the Muon optimizer. Fast: no benchmark is run here."""
 
 import json
 import math
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
-from mingpt_lite import GPT, GPTConfig
 from mingpt_lab.bench import char
-from mingpt_lab.cli import build_parser
-from mingpt_lite.data import CORPORA, CharDataset, load_corpus, tiny_shakespeare
-from mingpt_lite.optim import Muon, configure_muon, newton_schulz_orthogonalize
+from mingpt_lab.cli import main
+from mingpt_lite import GPT, GPTConfig
 from mingpt_lite.trainer import Trainer, TrainerConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --- the corpus --------------------------------------------------------------------------------
-
-def test_tiny_shakespeare_ships_with_the_package():
-    text = tiny_shakespeare()
-    assert len(text) == 1_115_394 and text.startswith("First Citizen:")
-    assert len(set(text)) == 65
-    assert set(CORPORA) == {"tinyshakespeare", "python-docs"}
-    with pytest.raises(ValueError, match="tinyshakespeare"):
-        load_corpus("shakespeare")
-
-
-def test_validation_is_the_last_tenth_as_nanogpt_cuts_it():
-    data = CharDataset.from_corpus("tinyshakespeare", block_size=8)
-    text = tiny_shakespeare()
-    cut = int(len(text) * 0.9)
-    assert data.data["train"].numel() == cut and data.data["val"].numel() == len(text) - cut
-    assert data.decode(data.data["val"][:20]) == text[cut : cut + 20]
-
-
-def test_train_cli_defaults_to_tiny_shakespeare():
-    args = build_parser().parse_args(["train", "char"])
-    assert args.corpus == "tinyshakespeare" and args.text is None
 
 
 # --- the estimator --------------------------------------------------------------------------------
@@ -144,58 +123,6 @@ def test_train_recipe_runs_and_saves(tmp_path):
 
 # --- Muon ---------------------------------------------------------------------------------------------
 
-def test_newton_schulz_flattens_the_spectrum():
-    torch.manual_seed(0)
-    for shape in ((32, 96), (96, 32)):
-        g = torch.randn(*shape) * torch.logspace(0, 1, shape[1])  # unequal column scales
-        before = torch.linalg.svdvals(g)
-        s = torch.linalg.svdvals(newton_schulz_orthogonalize(g))
-        assert before.max() / before.min() > 4
-        assert s.max() < 1.25 and s.min() > 0.5, s
-        assert newton_schulz_orthogonalize(g).shape == shape
-
-
-def test_muon_groups_and_training():
-    torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=7, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0, bias=False,
-                          tie_weights=True))
-    opt = configure_muon(model, lr=1e-2)
-    assert isinstance(opt, Muon)
-    muon = {id(p) for g in opt.param_groups if g["muon"] for p in g["params"]}
-    assert id(model.token_embedding.weight) not in muon
-    assert id(model.blocks[0].attn.qkv.weight) in muon and id(model.blocks[1].mlp.expand.weight) in muon
-    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
-    x = torch.randint(0, 7, (16, 8))
-    y = torch.roll(x, -1, 1)
-    losses = []
-    for _ in range(30):
-        loss = torch.nn.functional.cross_entropy(model(x).reshape(-1, 7), y.reshape(-1))
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        losses.append(loss.item())
-    assert losses[-1] < 0.5 * losses[0]
-
-
-def test_newton_schulz_on_a_stack_orthogonalises_each_matrix_alone():
-    torch.manual_seed(0)
-    stack = torch.randn(3, 24, 40)
-    together = newton_schulz_orthogonalize(stack)
-    for g, done in zip(stack, together):
-        torch.testing.assert_close(done, newton_schulz_orthogonalize(g), rtol=1e-5, atol=1e-6)
-    tall = torch.randn(2, 40, 24)
-    assert newton_schulz_orthogonalize(tall).shape == tall.shape
-
-
-def test_muon_bfloat16_products_keep_float32_weights():
-    torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=7, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0))
-    opt = configure_muon(model, lr=1e-2, ns_dtype=torch.bfloat16)
-    x = torch.randint(0, 7, (4, 8))
-    torch.nn.functional.cross_entropy(model(x).reshape(-1, 7), x.reshape(-1)).backward()
-    opt.step()
-    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in model.parameters())
-
 
 def test_nanogpt_runs_on_our_device_at_our_precision():
     assert char.nanogpt_args("cuda", "bf16")[-2:] == ["--device=cuda", "--dtype=bfloat16"]
@@ -244,3 +171,72 @@ def test_numbers_that_cannot_work_are_one_line_usage_errors(option, value, capsy
         char.main([option, value])
     assert exit_info.value.code == 2
     assert "must be above 0" in capsys.readouterr().err
+
+
+def test_nanogpt_seeded_copy_changes_only_the_seed_line(tmp_path):
+    peer = tmp_path / "nanoGPT"
+    peer.mkdir()
+    original = "import torch\nseed_offset = 0\ntorch.manual_seed(1337 + seed_offset)\nprint('train')\n"
+    (peer / "train.py").write_text(original)
+    script = char.seeded_nanogpt_script(peer, 5, tmp_path)
+    changed = [(a, b) for a, b in zip(original.splitlines(), script.read_text().splitlines()) if a != b]
+    assert changed == [("torch.manual_seed(1337 + seed_offset)", "torch.manual_seed(1337 + 5 + seed_offset)")]
+    assert (peer / "train.py").read_text() == original and script.parent == tmp_path  # the checkout is untouched
+    (peer / "train.py").write_text("print('no seed here')\n")
+    with pytest.raises(SystemExit, match="cannot change only its seed"):
+        char.seeded_nanogpt_script(peer, 5, tmp_path)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+TIMEOUT = 600  # generous: a busy machine makes torch's import slow
+
+
+def _env(**extra):
+    env = {k: v for k, v in os.environ.items() if k not in ("MINGPT_DEBUG", "MINGPT_DEVICE")}
+    env.update(OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT), **extra)
+    return env
+
+
+def _command(*args):
+    return [sys.executable, "-m", "mingpt_lab", *map(str, args)]
+
+
+def cli(*args, cwd, **extra_env):
+    return subprocess.run(_command(*args), cwd=cwd, capture_output=True, text=True, env=_env(**extra_env),
+                          timeout=TIMEOUT)
+
+
+def test_bench_char_with_a_tokenizer_scores_bits_per_character(tmp_path, capsys):
+    # through the console script: `mingpt-lite bench char --tokenizer FILE`
+    from mingpt_lab.bench import char as bench_char
+    from mingpt_lite.data import load_corpus
+    from mingpt_lite.tokenizer import train_bpe
+
+    text = load_corpus("tinyshakespeare")
+    tokenizer = train_bpe(text[: int(len(text) * 0.9)], 300)
+    tokenizer.save(tmp_path / "bpe.json")
+    assert main(["bench", "char", "--tokenizer", str(tmp_path / "bpe.json"), "--iters", "1", "--threads", "1",
+                 "--device", "cpu"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["tokenizer"] == str((tmp_path / "bpe.json").resolve()) and result["iters"] == 1
+    # nats per token -> bits per character, with the validation text's characters per token
+    chars_per_token = len(text[int(len(text) * 0.9):]) / len(tokenizer.encode(text[int(len(text) * 0.9):]))
+    expected = result["val_loss"] / math.log(2) / chars_per_token
+    assert result["val_bits_per_char"] == pytest.approx(expected, rel=2e-3)
+    # with bytes only (no merges) a token is a character: bits per character = nats per token / ln 2
+    ids = torch.tensor(train_bpe("ab", 256).encode("hello world, hello"))
+    assert bench_char.bits_per_char(1.5, ids, train_bpe("ab", 256), window=4) == pytest.approx(1.5 / math.log(2))
+
+
+def test_bench_char_refuses_a_bad_tokenizer_in_one_line(tmp_path, capsys):
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    for args, words in ((["--tokenizer", str(tmp_path / "absent.json")], "no tokenizer file"),
+                        (["--tokenizer", str(broken)], "not valid JSON"),
+                        (["--tokenizer", str(broken), "--peer", str(tmp_path)], "leave them out")):
+        assert main(["bench", "char", *args, "--iters", "1", "--device", "cpu"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("error: --tokenizer") and words in err, err
+

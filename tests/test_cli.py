@@ -508,7 +508,7 @@ def test_missing_run_is_a_clear_error(tmp_path, capsys):
 
 
 def test_char_with_a_tokenizer_trains_evaluates_and_samples_on_tokens(tmp_path, capsys):
-    from mingpt_lite.tokenizer import Tokenizer, train_bpe
+    from mingpt_lite.tokenizer import train_bpe
 
     words = "the cat sat on the mat. the dog sat on the log.\n"
     text = tmp_path / "text.txt"
@@ -566,34 +566,7 @@ def test_a_token_run_whose_data_json_tokenizer_is_damaged_is_refused(tmp_path, c
     assert err.count("\n") == 1 and "data.json is damaged" in err and "merge 0" in err
 
 
-def test_bench_char_with_a_tokenizer_scores_bits_per_character(tmp_path, capsys):
-    # through the console script: `mingpt-lite bench char --tokenizer FILE`
-    from mingpt_lab.bench import char as bench_char
-    from mingpt_lite.data import load_corpus
-    from mingpt_lite.tokenizer import train_bpe
+def test_train_cli_defaults_to_tiny_shakespeare():
+    args = build_parser().parse_args(["train", "char"])
+    assert args.corpus == "tinyshakespeare" and args.text is None
 
-    text = load_corpus("tinyshakespeare")
-    tokenizer = train_bpe(text[: int(len(text) * 0.9)], 300)
-    tokenizer.save(tmp_path / "bpe.json")
-    assert main(["bench", "char", "--tokenizer", str(tmp_path / "bpe.json"), "--iters", "1", "--threads", "1",
-                 "--device", "cpu"]) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert result["tokenizer"] == str((tmp_path / "bpe.json").resolve()) and result["iters"] == 1
-    # nats per token -> bits per character, with the validation text's characters per token
-    chars_per_token = len(text[int(len(text) * 0.9):]) / len(tokenizer.encode(text[int(len(text) * 0.9):]))
-    expected = result["val_loss"] / math.log(2) / chars_per_token
-    assert result["val_bits_per_char"] == pytest.approx(expected, rel=2e-3)
-    # with bytes only (no merges) a token is a character: bits per character = nats per token / ln 2
-    ids = torch.tensor(train_bpe("ab", 256).encode("hello world, hello"))
-    assert bench_char.bits_per_char(1.5, ids, train_bpe("ab", 256), window=4) == pytest.approx(1.5 / math.log(2))
-
-
-def test_bench_char_refuses_a_bad_tokenizer_in_one_line(tmp_path, capsys):
-    broken = tmp_path / "broken.json"
-    broken.write_text("{", encoding="utf-8")
-    for args, words in ((["--tokenizer", str(tmp_path / "absent.json")], "no tokenizer file"),
-                        (["--tokenizer", str(broken)], "not valid JSON"),
-                        (["--tokenizer", str(broken), "--peer", str(tmp_path)], "leave them out")):
-        assert main(["bench", "char", *args, "--iters", "1", "--device", "cpu"]) == 2
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and err.startswith("error: --tokenizer") and words in err, err

@@ -1,19 +1,23 @@
 """Tests for mingpt_lite.data: the sort task and the character-level dataset."""
 
+
 import pytest
 import torch
 
 from mingpt_lite.data import (
+    CORPORA,
     CharDataset,
     SortTask,
     default_corpus,
+    load_corpus,
     mix32,
     most_distinct_kept,
+    read_text_file,
     repeat_boost_active,
     sort_accuracy,
+    tiny_shakespeare,
 )
 from mingpt_lite.loss import IGNORE_INDEX
-
 
 # Tiny models: one thread (the fixture is in conftest.py).
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -246,97 +250,6 @@ def test_default_corpus_is_offline_and_sizeable(tmp_path):
         CharDataset.from_file(tmp_path / "missing.txt")
 
 
-# --- moved from tests/test_failures.py; clean up imports/helpers ---
-"""What a bad run or a bad input costs (issue 15), at the library level.
-
-Divergence and the checkpoint to recover from, a full disk, temporary files of killed
-writers, and clear errors for values of the wrong type or range. The command line's side
-of the same cases is in test_cli_errors.py.
-"""
-
-import errno
-
-import json
-
-import math
-
-import os
-
-import subprocess
-
-import sys
-
-import pytest
-
-import torch
-
-from safetensors import safe_open
-
-from safetensors.torch import load_file, save_file
-
-from mingpt_lite import GPT, GPTConfig
-
-from mingpt_lite.modelfile import CheckpointError, load_model, save_model
-
-from mingpt_lite.data import CharDataset, SortTask, read_text_file
-
-from mingpt_lite.loss import lm_loss
-
-from mingpt_lite.trainer import DivergenceError, NonFiniteLossError, Trainer, TrainerConfig
-
-from mingpt_lite.runstate import (
-    DiskFullError,
-    TrainingStateError,
-    atomic_save,
-    load_state,
-    previous_path,
-    remove_stale_temporaries,
-)
-
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-TASK = SortTask(length=4, num_digits=3)
-
-def tiny_model(seed=0, **overrides):
-    torch.manual_seed(seed)
-    fields = dict(vocab_size=3, block_size=7, n_layer=1, n_head=2, n_embd=16, dropout=0.0)
-    fields.update(overrides)
-    return GPT(GPTConfig(**fields))
-
-def config(**overrides):
-    base = dict(max_iters=20, batch_size=16, learning_rate=1e-2, progress=False, device="cpu", log_interval=4, seed=11)
-    base.update(overrides)
-    return TrainerConfig(**base)
-
-def _falls(losses):
-    """Finite, and the last quarter clearly below the first loss."""
-    tail = losses[-max(1, len(losses) // 4):]
-    return all(math.isfinite(v) for v in losses) and sum(tail) / len(tail) < 0.8 * losses[0]
-
-def _enospc_inside_torch_save(obj, f):
-    """What torch.save does on a full disk: the OSError, then a RuntimeError raised while handling it."""
-    f.write(b"part of a checkpoint")
-    try:
-        raise OSError(errno.ENOSPC, "No space left on device")
-    except OSError:
-        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 736960 vs 736852")
-
-import transformers
-
-def _hf_folder(tmp_path, n_layer=2, drop_layer=None, n_head=2):
-    tmp_path.mkdir()
-    torch.manual_seed(0)
-    hf_config = transformers.GPT2Config(vocab_size=11, n_positions=8, n_embd=16, n_layer=n_layer, n_head=n_head)
-    model = transformers.GPT2LMHeadModel(hf_config)
-    state = {k.removeprefix("transformer."): v.contiguous() for k, v in model.state_dict().items()
-             if k != "lm_head.weight"}
-    if drop_layer is not None:
-        state = {k: v for k, v in state.items() if not k.startswith(f"h.{drop_layer}.")}
-    save_file(state, str(tmp_path / "model.safetensors"))
-    (tmp_path / "config.json").write_text(json.dumps(hf_config.to_dict()))
-    return tmp_path
-
-
 def test_text_files_in_other_encodings_name_the_file(tmp_path):
     text = "Ça va? Très bien. " * 20
     (tmp_path / "utf16.txt").write_bytes(text.encode("utf-16"))  # with its byte-order mark
@@ -362,7 +275,6 @@ def test_decode_refuses_ids_outside_the_vocabulary():
     for bad in ([-1], [3], [1.0], torch.tensor([0, -1])):
         with pytest.raises(ValueError, match=r"token ids must be integers in \[0, 3\)"):
             data.decode(bad)
-
 
 
 # --- token dataset (issue 27) ----------------------------------------------------------------
@@ -411,3 +323,21 @@ def test_token_dataset_batches_follow_the_device_and_bad_input_is_named(tmp_path
     path.write_text(text, encoding="utf-8")
     assert TokenDataset.from_file(path, tokenizer, block_size=4).data["val"].tolist() == tokenizer.encode(
         text[int(len(text) * 0.9):])
+
+
+def test_tiny_shakespeare_ships_with_the_package():
+    text = tiny_shakespeare()
+    assert len(text) == 1_115_394 and text.startswith("First Citizen:")
+    assert len(set(text)) == 65
+    assert set(CORPORA) == {"tinyshakespeare", "python-docs"}
+    with pytest.raises(ValueError, match="tinyshakespeare"):
+        load_corpus("shakespeare")
+
+
+def test_validation_is_the_last_tenth_as_nanogpt_cuts_it():
+    data = CharDataset.from_corpus("tinyshakespeare", block_size=8)
+    text = tiny_shakespeare()
+    cut = int(len(text) * 0.9)
+    assert data.data["train"].numel() == cut and data.data["val"].numel() == len(text) - cut
+    assert data.decode(data.data["val"][:20]) == text[cut : cut + 20]
+

@@ -1,8 +1,11 @@
 """mingpt_lite.optim: AdamW parameter groups (minGPT's rule and the dim rule), and Muon."""
 
+
 import pytest
+import torch
 
 from mingpt_lite import GPT, GPTConfig, configure_adamw, parameter_groups
+from mingpt_lite.optim import Muon, configure_muon, newton_schulz_orthogonalize
 
 
 def tiny_config(**overrides):
@@ -50,4 +53,57 @@ def test_configure_adamw_on_cpu():
     assert not opt.defaults["fused"]
     with pytest.raises(ValueError, match="rule"):
         parameter_groups(model, 0.1, rule="names")
+
+
+def test_newton_schulz_flattens_the_spectrum():
+    torch.manual_seed(0)
+    for shape in ((32, 96), (96, 32)):
+        g = torch.randn(*shape) * torch.logspace(0, 1, shape[1])  # unequal column scales
+        before = torch.linalg.svdvals(g)
+        s = torch.linalg.svdvals(newton_schulz_orthogonalize(g))
+        assert before.max() / before.min() > 4
+        assert s.max() < 1.25 and s.min() > 0.5, s
+        assert newton_schulz_orthogonalize(g).shape == shape
+
+
+def test_muon_groups_and_training():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=7, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0, bias=False,
+                          tie_weights=True))
+    opt = configure_muon(model, lr=1e-2)
+    assert isinstance(opt, Muon)
+    muon = {id(p) for g in opt.param_groups if g["muon"] for p in g["params"]}
+    assert id(model.token_embedding.weight) not in muon
+    assert id(model.blocks[0].attn.qkv.weight) in muon and id(model.blocks[1].mlp.expand.weight) in muon
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
+    x = torch.randint(0, 7, (16, 8))
+    y = torch.roll(x, -1, 1)
+    losses = []
+    for _ in range(30):
+        loss = torch.nn.functional.cross_entropy(model(x).reshape(-1, 7), y.reshape(-1))
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_newton_schulz_on_a_stack_orthogonalises_each_matrix_alone():
+    torch.manual_seed(0)
+    stack = torch.randn(3, 24, 40)
+    together = newton_schulz_orthogonalize(stack)
+    for g, done in zip(stack, together):
+        torch.testing.assert_close(done, newton_schulz_orthogonalize(g), rtol=1e-5, atol=1e-6)
+    tall = torch.randn(2, 40, 24)
+    assert newton_schulz_orthogonalize(tall).shape == tall.shape
+
+
+def test_muon_bfloat16_products_keep_float32_weights():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=7, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0))
+    opt = configure_muon(model, lr=1e-2, ns_dtype=torch.bfloat16)
+    x = torch.randint(0, 7, (4, 8))
+    torch.nn.functional.cross_entropy(model(x).reshape(-1, 7), x.reshape(-1)).backward()
+    opt.step()
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in model.parameters())
 

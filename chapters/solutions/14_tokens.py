@@ -95,3 +95,30 @@ def my_bits_per_char(nats_per_token, tokens, chars):
 
 assert my_bits_per_char(math.log(2), 10, 10) == 1.0
 assert check("14.4", my_bits_per_char)
+
+# %% [markdown]
+# ## Exercise 14.5
+#
+# The pieces: the model receives one id per piece, and an id says nothing about its letters.
+
+# %%
+from mingpt_lite.data import tiny_shakespeare
+from mingpt_lite.tokenizer import gpt2_tokenizer, train_bpe
+
+text = tiny_shakespeare()
+bpe_1024 = train_bpe(text[: int(len(text) * 0.9)], 1024)
+gpt2 = gpt2_tokenizer()
+for word in (" strawberry", " strawberries"):
+    for name, tok in (("1024-BPE", bpe_1024), ("GPT-2", gpt2)):
+        pieces = [tok.vocab[i].decode() for i in tok.encode(word)]
+        print(f"{name:>9} {word!r}: {pieces}")
+        assert "".join(pieces) == word  # nothing is lost
+assert len(gpt2.encode(" strawberry")) < len(" strawberry")
+
+# %% [markdown]
+# Nothing is lost: the pieces join back to the word. But a token model sees each piece as one
+# id, an entry in a table, and learns what letters it holds only indirectly, from the contexts
+# the id appears in. How many r's " strawberry" has is written in the bytes of its pieces, which
+# the model never reads; a character model reads every letter. The same split helped in
+# section 7 because predicting the next piece of Shakespeare rarely needs the letters inside a
+# piece, while reading more text per step and per window helps every prediction.

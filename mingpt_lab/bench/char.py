@@ -390,19 +390,44 @@ def prepare_peer(peer: Path) -> Path:
     return data_dir
 
 
+NANOGPT_SEED_LINE = "torch.manual_seed(1337 + seed_offset)"
+
+
+def seeded_nanogpt_script(peer: Path, seed: int, folder: Path) -> Path:
+    """A copy of nanoGPT's ``train.py`` in ``folder`` whose one change is its seed, ``1337 + seed``.
+
+    nanoGPT's train.py has no seed option: it always seeds ``torch.manual_seed(1337 + seed_offset)``
+    (seed_offset is the DDP rank, 0 here). Its spread over seeds is measured by running this copy,
+    with the checkout as working directory, so it reads the same config, model.py and data. Seed 0
+    is nanoGPT's own run. The checkout itself is never written to.
+    """
+    source = (peer / "train.py").read_text()
+    if source.count(NANOGPT_SEED_LINE) != 1:
+        raise SystemExit(f"--peer {peer}: train.py does not seed with {NANOGPT_SEED_LINE!r} exactly once; "
+                         f"cannot change only its seed")
+    script = folder / f"nanogpt_train_seed{seed}.py"
+    script.write_text(source.replace(NANOGPT_SEED_LINE, f"torch.manual_seed(1337 + {seed} + seed_offset)"))
+    return script
+
+
 def run_peer(peer: Path, seed: int, work: Path, threads: int | None, val_ids, device: str = "cpu",
-             precision: str = "fp32") -> dict:
+             precision: str = "fp32", seeded: bool = False) -> dict:
     """nanoGPT's own train.py with the README's CPU recipe, timed whole; its checkpoint scored like ours.
 
-    nanoGPT seeds with ``1337 + seed_offset``; ``seed`` is passed as nothing else can be:
-    it is only used to label the run (nanoGPT's train.py has no seed option), so its
-    runs differ only through thread scheduling.
+    nanoGPT seeds with ``1337 + seed_offset`` and has no seed option. Without ``seeded`` every
+    run is that one run (``seed`` only labels it; runs differ only through thread scheduling);
+    with ``seeded``, run ``seed`` seeds with ``1337 + seed`` (:func:`seeded_nanogpt_script`).
     """
     prepare_peer(peer)
     out_dir = work / "nanogpt"
     env = _env(threads)
     env["_CWD"] = str(peer)
-    args = [sys.executable, "train.py", *nanogpt_args(device, precision), f"--out_dir={out_dir}"]
+    script = "train.py"
+    if seeded:
+        work.mkdir(parents=True, exist_ok=True)
+        script = str(seeded_nanogpt_script(peer, seed, work))
+        env["PYTHONPATH"] = str(peer) + os.pathsep + env.get("PYTHONPATH", "")  # its model.py, from the checkout
+    args = [sys.executable, script, *nanogpt_args(device, precision), f"--out_dir={out_dir}"]
     wall, cpu = _run_child(args, env, work / "nanogpt.log", 2000, f"nanoGPT seed {seed}", r"iter (\d+):")
     model, ckpt = load_nanogpt_checkpoint(out_dir / "ckpt.pt")
     diff = check_against_nanogpt(model, ckpt, peer, val_ids)
@@ -410,7 +435,7 @@ def run_peer(peer: Path, seed: int, work: Path, threads: int | None, val_ids, de
         raise SystemExit(f"our reading of nanoGPT's checkpoint differs from its model.py by {diff:.2e}")
     return {"val_loss": round(windowed_val_loss(model, val_ids), 4), "wall_s": round(wall, 2),
             "cpu_s": round(cpu, 2), "iters": int(ckpt["iter_num"]), "own_val_loss": round(float(ckpt["best_val_loss"]), 4),
-            "logit_check_max_diff": diff}
+            "logit_check_max_diff": diff, "torch_seed": 1337 + (seed if seeded else 0)}
 
 
 # --- the ablation --------------------------------------------------------------------------------
@@ -480,6 +505,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of our run (default 0)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="several seeds, one after another")
     parser.add_argument("--peer", type=Path, default=None, help="a nanoGPT checkout: run its CPU recipe side by side")
+    parser.add_argument("--peer-seeds", action="store_true",
+                        help="seed nanoGPT with each --seeds value too (1337 + seed; a copy of its train.py with only "
+                        "the seed line changed), to measure its spread over seeds; without it every nanoGPT run "
+                        "is its one fixed-seed run")
     parser.add_argument("--out", type=Path, default=None, help="keep our model as OUT/model.safetensors")
     parser.add_argument("--threads", type=_positive(int), default=None,
                         help="CPU threads of every child process (OMP_NUM_THREADS; default: torch's choice)")
@@ -572,7 +601,8 @@ def main(argv=None) -> int:
                 f"{ours['iters']} iters")
             entry = {"seed": seed, "ours": ours, "load_avg_1min_before": round(load, 2)}
             if args.peer:
-                peer = run_peer(args.peer.resolve(), seed, work, args.threads, val_ids, device, args.precision)
+                peer = run_peer(args.peer.resolve(), seed, work, args.threads, val_ids, device, args.precision,
+                                seeded=args.peer_seeds)
                 say(f"seed {seed} nanoGPT: val {peer['val_loss']:.4f}, wall {peer['wall_s']:.1f} s, "
                     f"{peer['iters']} iters (its own estimate {peer['own_val_loss']:.4f})")
                 entry["peer"] = peer

@@ -51,24 +51,24 @@ def timed(fn, repeats=REPEATS):
                     "runs_s": [round(s, 3) for s in seconds]}
 
 
-def run_ours(train, val):
+def run_ours(train, val, sizes=VOCAB_SIZES, repeats=REPEATS):
     """train_bpe at each size: times, validation tokens, and the vocabulary (hex bytes) to compare."""
     rows = {}
-    for v in VOCAB_SIZES:
-        tok, timing = timed(lambda: train_bpe(train, v))
+    for v in sizes:
+        tok, timing = timed(lambda: train_bpe(train, v), repeats)
         ids = tok.encode(val)
         assert tok.decode(ids) == val
         rows[v] = {**timing, "val_tokens": len(ids), "vocab": [p.hex() for p in tok.vocab]}
     return rows
 
 
-def run_hf(train, val):
+def run_hf(train, val, sizes=VOCAB_SIZES, repeats=REPEATS):
     """In a child process: HF tokenizers' BPE trainer, byte-level, GPT-2's regex, no special tokens."""
     # an optional dependency (the bench extra), imported only in the child that uses it
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     rows = {}
-    for v in VOCAB_SIZES:
+    for v in sizes:
         def fit():
             tok = Tokenizer(models.BPE())
             # use_regex=True: the GPT-2 pattern; add_prefix_space=False: no space put before the text
@@ -79,7 +79,7 @@ def run_hf(train, val):
             tok.train_from_iterator([train], trainer=trainer)
             return tok
 
-        tok, timing = timed(fit)
+        tok, timing = timed(fit, repeats)
         ids = tok.encode(val).ids
         assert tok.decode(ids) == val
         stand_in = {c: b for b, c in bytes_to_unicode().items()}
@@ -103,27 +103,50 @@ def about(argv) -> dict:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "tokenizers": tokenizers.__version__,
-        "repeats": REPEATS,
     }
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+    if min(sizes) < 256:
+        raise argparse.ArgumentTypeError(f"a byte-level vocabulary has at least 256 ids, got {min(sizes)}")
+    return sizes
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="mingpt-lite bench tokenizer", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=None, help="write the JSON here (atomically) as well as printing it")
+    parser.add_argument("--sizes", type=_sizes, default=list(VOCAB_SIZES),
+                        help="vocabulary sizes, comma-separated, each at least 256 (default 256,512,1024,2048)")
+    parser.add_argument("--repeats", type=_positive, default=REPEATS, help=f"runs per size (default {REPEATS})")
     parser.add_argument("--hf-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     train, val = split_text()
     if args.hf_child:
-        print(json.dumps(run_hf(train, val)))
+        print(json.dumps(run_hf(train, val, args.sizes, args.repeats)))
         return 0
-    info = about(argv)
-    ours = run_ours(train, val)
+    info = {**about(argv), "repeats": args.repeats}
+    ours = run_ours(train, val, args.sizes, args.repeats)
     hf = {}
     for threads in ("1", str(os.cpu_count())):
         env = {**os.environ, "RAYON_NUM_THREADS": threads}
-        out = subprocess.run([sys.executable, "-m", "mingpt_lab.bench", "tokenizer", "--hf-child"], env=env,
-                             capture_output=True, text=True, check=True).stdout
+        child = [sys.executable, "-m", "mingpt_lab.bench", "tokenizer", "--hf-child",
+                 "--sizes", ",".join(map(str, args.sizes)), "--repeats", str(args.repeats)]
+        out = subprocess.run(child, env=env, capture_output=True, text=True, check=True).stdout
         hf[threads] = {int(k): v for k, v in json.loads(out).items()}
     info["load_average_1_5_15min_at_end"] = [round(x, 2) for x in os.getloadavg()]
     busiest = max(info["load_average_1_5_15min_at_start"][0], info["load_average_1_5_15min_at_end"][0])
@@ -134,7 +157,7 @@ def main(argv=None) -> int:
     val_bytes = len(val.encode("utf-8"))
     gpt2_tokens = len(gpt2_tokenizer().encode(val))
     table = []
-    for v in VOCAB_SIZES:
+    for v in args.sizes:
         o, h1, h2 = ours[v], hf["1"][v], hf[str(os.cpu_count())][v]
         shared = len(set(o["vocab"]) & set(h1["vocab"]))
         table.append({
