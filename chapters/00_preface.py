@@ -27,15 +27,18 @@
 # GPT, its initialisation), the data, the loss, the optimizer's parameter groups, sampling and
 # the KV cache, and the weight import are each rebuilt in a chapter and proved equal to the
 # package's code. Some of the package is explained and used but not rebuilt line by line: the
-# `Trainer`'s loop and callbacks are the subject of chapter 05, but its bookkeeping (checkpoints
-# and resuming, interruption, progress output) is used and checked by its results rather than
-# rebuilt. And some of it no chapter
-# teaches at all, because it is tooling around the ideas rather than an idea: the command-line
-# training script (`mingpt_lab/cli.py`), the benchmark harness (`mingpt_lab/bench/`), the
-# exercise checkers (`mingpt_lite/exercises/`) and the notebook helpers that start each
-# chapter. They are exercised by the unit tests under `tests/` (the benchmark harness only in
-# part) and by every chapter's run, but not taught. The module map at the end of this preface
-# is computed from the book's list of chapters and prints the modules that no chapter names.
+# `Trainer`'s loop is the subject of chapter 05, but its callbacks in `mingpt_lite.callbacks`
+# (checkpoints and resuming, interruption, progress output) are used and checked by their
+# results rather than rebuilt. The exercise checkers (`mingpt_lite/exercises/`) and the notebook
+# helpers that start each chapter are not taught either.
+#
+# `mingpt_lite` is the core: what the chapters build, and nothing else. Beside it sits a second
+# package, `mingpt_lab`, the lab: the `mingpt-lite` command line (train, evaluate and sample from
+# the shell), the experiments whose results some chapters read as committed data, and the
+# benchmarks against minGPT and nanoGPT. The lab imports the core and never the other way round
+# (the tests check it), so everything a chapter teaches can be read in `mingpt_lite` alone. The
+# module map at the end of this preface is computed from the book's list of chapters and prints
+# the core modules that no chapter names.
 
 # %% [markdown]
 # ## Before you start

@@ -188,35 +188,18 @@ def _in_interval(value, low, high, low_open, high_open) -> bool:
     return True
 
 
-class IntegerRule(FieldRule):
-    """An int (not a bool, not 2.0) in ``[low, high]``."""
-
-    def __init__(self, low=None, high=None, optional: bool = False):
-        self.low, self.high, self.optional = low, high, optional
-        self.what = f"an integer {_interval(low, high, False, False)}".rstrip()
-
-    def _convert(self, text: str):
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError(f"must be {self.what}, got {text!r}") from None
-
-    def _fits(self, value) -> bool:
-        return isinstance(value, numbers.Integral) and not isinstance(value, bool) and _in_interval(
-            value, self.low, self.high, False, False
-        )
-
-
 class NumberRule(FieldRule):
     """A finite real number (an int is fine, a string or bool is not) in the given interval."""
 
+    kind, noun = float, "a finite number"
+
     def __init__(self, low=None, high=None, *, low_open: bool = False, high_open: bool = False, optional: bool = False):
         self.low, self.high, self.low_open, self.high_open, self.optional = low, high, low_open, high_open, optional
-        self.what = f"a finite number {_interval(low, high, low_open, high_open)}".rstrip()
+        self.what = f"{self.noun} {_interval(low, high, low_open, high_open)}".rstrip()
 
     def _convert(self, text: str):
         try:
-            return float(text)
+            return self.kind(text)
         except ValueError:
             raise ValueError(f"must be {self.what}, got {text!r}") from None
 
@@ -225,6 +208,18 @@ class NumberRule(FieldRule):
             isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
             and _in_interval(value, self.low, self.high, self.low_open, self.high_open)
         )
+
+
+class IntegerRule(NumberRule):
+    """An int (not a bool, not 2.0) in ``[low, high]``."""
+
+    kind, noun = int, "an integer"
+
+    def __init__(self, low=None, high=None, optional: bool = False):
+        super().__init__(low, high, optional=optional)
+
+    def _fits(self, value) -> bool:
+        return isinstance(value, numbers.Integral) and super()._fits(value)
 
 
 class BoolRule(FieldRule):

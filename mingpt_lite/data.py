@@ -488,12 +488,7 @@ class CharDataset:
     splits = ("train", "val")
 
     def __init__(self, text: str, block_size: int = 64, val_fraction: float = 0.1, device=None):
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
-        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
-            raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
-        if not 0.0 < val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+        self._check_arguments(text, block_size, val_fraction)
         self.chars: list[str] = sorted(set(text))
         if len(self.chars) < 2:
             raise ValueError("text needs at least two distinct characters to learn anything")
@@ -503,11 +498,24 @@ class CharDataset:
         data = self.encode(text)
         n_train = int(len(data) * (1.0 - val_fraction))
         self.data = {"train": data[:n_train], "val": data[n_train:]}
+        self._check_splits_and_place("characters", device)
+
+    @staticmethod
+    def _check_arguments(text, block_size, val_fraction) -> None:
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+            raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+        if not 0.0 < val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+
+    def _check_splits_and_place(self, unit: str, device) -> None:
+        """Every split must hold one window and its next token; then move the data to ``device``."""
         for split, part in self.data.items():
-            if part.numel() < block_size + 1:
+            if part.numel() < self.block_size + 1:
                 raise ValueError(
-                    f"the {split} split has {part.numel()} characters, fewer than "
-                    f"block_size + 1 = {block_size + 1}; use a longer text or a smaller block_size"
+                    f"the {split} split has {part.numel()} {unit}, fewer than "
+                    f"block_size + 1 = {self.block_size + 1}; use a longer text or a smaller block_size"
                 )
         if device is not None:
             self.to(device)
@@ -619,14 +627,9 @@ class TokenDataset(CharDataset):
 
     def __init__(self, text: str, tokenizer: Tokenizer, block_size: int = 64, val_fraction: float = 0.1,
                  device=None):
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        self._check_arguments(text, block_size, val_fraction)
         if not isinstance(tokenizer, Tokenizer):
             raise TypeError(f"tokenizer must be a mingpt_lite.tokenizer.Tokenizer, got {type(tokenizer).__name__}")
-        if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
-            raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
-        if not 0.0 < val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
         self.tokenizer = tokenizer
         self.block_size = block_size
         self.val_fraction = val_fraction
@@ -634,14 +637,7 @@ class TokenDataset(CharDataset):
         #: the text of each split, as cut before tokenising
         self.texts = {"train": text[:n_train], "val": text[n_train:]}
         self.data = {split: self.encode(part) for split, part in self.texts.items()}
-        for split, part in self.data.items():
-            if part.numel() < block_size + 1:
-                raise ValueError(
-                    f"the {split} split has {part.numel()} tokens, fewer than "
-                    f"block_size + 1 = {block_size + 1}; use a longer text or a smaller block_size"
-                )
-        if device is not None:
-            self.to(device)
+        self._check_splits_and_place("tokens", device)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, tokenizer: Tokenizer, block_size: int = 64,

@@ -41,7 +41,8 @@ import torch  # noqa: E402  (after the thread variables, which torch reads when 
 
 torch.set_num_threads(TEST_THREADS)
 
-from mingpt_lite.exercises import check  # noqa: E402  (after torch's thread count is set)
+from mingpt_lite.config import GPTConfig  # noqa: E402  (after torch's thread count is set)
+from mingpt_lite.exercises import check  # noqa: E402
 
 
 def _load_book_tool():
@@ -78,6 +79,27 @@ def pytest_configure(config):
 
 def pytest_report_header(config):
     return f"device-aware unit tests run on: {config.test_device} (${TEST_DEVICE_ENV})"
+
+
+def tiny_config(**overrides) -> GPTConfig:
+    """The small model most unit tests build: 2 layers, 2 heads, width 16, vocabulary 11, context 8."""
+    fields = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0)
+    fields.update(overrides)
+    return GPTConfig(**fields)
+
+
+# Each later change to GPT-2's recipe (chapter 13) as GPTConfig overrides, and all of them at once.
+OPTIONS = {
+    "rmsnorm": dict(normalization="rmsnorm"),
+    "rotary": dict(position="rotary"),
+    "relu2": dict(mlp="relu2"),
+    "swiglu": dict(mlp="swiglu"),
+    "qk_norm": dict(qk_norm=True),
+    "no_bias": dict(bias=False),
+    "tied": dict(tie_weights=True),
+    "all": dict(normalization="rmsnorm", position="rotary", mlp="relu2", qk_norm=True, bias=False,
+                tie_weights=True),
+}
 
 
 def failed(exercise: str, attempt, *args, **kwargs) -> str:

@@ -4,15 +4,10 @@ positions equal their complex-number definition and give relative-position score
 
 import pytest
 import torch
+from conftest import tiny_config
 
 from mingpt_lite import GPT, GPTConfig
 from mingpt_lite.attention import CausalSelfAttention, apply_rotary, explicit_attention, rotary_tables, rotate_explicit
-
-
-def tiny_config(**overrides):
-    fields = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0)
-    fields.update(overrides)
-    return GPTConfig(**fields)
 
 
 def exact_dtype(device):
@@ -93,12 +88,6 @@ def test_gradient_of_past_logits_wrt_future_is_zero(norm, attention):
     assert torch.all(grad[: t + 1].abs().sum(-1) > 0)
 
 
-def tiny(**overrides):
-    fields = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0)
-    fields.update(overrides)
-    return GPTConfig(**fields)
-
-
 def test_apply_rotary_equals_the_complex_definition():
     torch.manual_seed(0)
     x = torch.randn(2, 3, 8, 16, dtype=torch.float64)
@@ -125,7 +114,7 @@ def test_rotary_attention_scores_in_a_model_are_shift_invariant():
     # Inside a rotary model's attention, the same tokens placed at positions 7..12 instead of
     # 0..5 get exactly the same query-key scores: only distances between positions enter.
     torch.manual_seed(0)
-    model = GPT(tiny(position="rotary", block_size=16, qk_norm=True)).double().eval()
+    model = GPT(tiny_config(position="rotary", block_size=16, qk_norm=True)).double().eval()
     assert model.position_embedding is None
     attn = model.blocks[0].attn
     h = model.blocks[0].norm1(model.token_embedding(torch.randint(0, 11, (1, 6))))

@@ -4,15 +4,10 @@ ReLU² and SwiGLU MLPs."""
 
 import pytest
 import torch
+from conftest import tiny_config
 
-from mingpt_lite import GPT, GPTConfig
+from mingpt_lite import GPT
 from mingpt_lite.blocks import MLP, Block, ReluSquaredMLP, SwiGLUMLP, swiglu_hidden
-
-
-def tiny_config(**overrides):
-    fields = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0)
-    fields.update(overrides)
-    return GPTConfig(**fields)
 
 
 def _block_pair(norm):
@@ -50,12 +45,6 @@ def test_gelu_is_the_tanh_approximation():
     assert model.blocks[0].mlp.gelu.approximate == "tanh"
 
 
-def tiny(**overrides):
-    fields = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0)
-    fields.update(overrides)
-    return GPTConfig(**fields)
-
-
 def test_relu_squared_backward_equals_autograds():
     # the hand-written backward (one addcmul: 2 * grad * relu(x)) against autograd's chain
     # through relu and square, on values with both signs, zeros and a non-uniform upstream
@@ -77,8 +66,8 @@ def test_relu_squared_backward_equals_autograds():
 
 
 def test_mlp_variants_and_their_sizes():
-    config = tiny(n_embd=48, n_head=3)
-    assert type(GPT(tiny(mlp="relu2")).blocks[0].mlp) is ReluSquaredMLP
+    config = tiny_config(n_embd=48, n_head=3)
+    assert type(GPT(tiny_config(mlp="relu2")).blocks[0].mlp) is ReluSquaredMLP
     relu2 = ReluSquaredMLP(config)
     x = torch.linspace(-2, 2, 48).expand(1, 1, 48)
     torch.testing.assert_close(relu2.gelu(x), torch.clamp(x, min=0) ** 2)

@@ -4,6 +4,7 @@ share with the CLI."""
 
 import pytest
 import torch
+from conftest import OPTIONS, tiny_config
 
 from mingpt_lite import GPT, GPTConfig
 from mingpt_lite.blocks import MLP
@@ -124,12 +125,6 @@ def test_trainer_config_names_the_bad_field(field, value, says):
     assert says in str(info.value)
 
 
-def tiny_config(**overrides):
-    fields = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0)
-    fields.update(overrides)
-    return GPTConfig(**fields)
-
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -155,29 +150,10 @@ def test_config_json_round_trip():
     assert GPTConfig.from_json(config.to_json()) == config
 
 
-def tiny(**overrides):
-    fields = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0)
-    fields.update(overrides)
-    return GPTConfig(**fields)
-
-
-OPTIONS = {
-    "rmsnorm": dict(normalization="rmsnorm"),
-    "rotary": dict(position="rotary"),
-    "relu2": dict(mlp="relu2"),
-    "swiglu": dict(mlp="swiglu"),
-    "qk_norm": dict(qk_norm=True),
-    "no_bias": dict(bias=False),
-    "tied": dict(tie_weights=True),
-    "all": dict(normalization="rmsnorm", position="rotary", mlp="relu2", qk_norm=True, bias=False,
-                tie_weights=True),
-}
-
-
 def test_defaults_are_mingpt():
     config = GPTConfig()
     assert (config.normalization, config.position, config.mlp, config.qk_norm) == ("layernorm", "learned", "gelu", False)
-    model = GPT(tiny())
+    model = GPT(tiny_config())
     assert isinstance(model.final_norm, torch.nn.LayerNorm)
     assert type(model.blocks[0].mlp) is MLP
     assert model.position_embedding is not None and model.blocks[0].attn.q_norm is None
@@ -189,15 +165,15 @@ def test_defaults_are_mingpt():
 ])
 def test_bad_option_values_are_clear_errors(field, value):
     with pytest.raises(ValueError, match=field):
-        tiny(**{field: value})
+        tiny_config(**{field: value})
 
 
 def test_rotary_needs_an_even_head_dim():
     with pytest.raises(ValueError, match="even"):
-        tiny(n_embd=6, n_head=2, position="rotary")
+        tiny_config(n_embd=6, n_head=2, position="rotary")
 
 
 def test_config_json_round_trip_with_options():
-    config = tiny(**OPTIONS["all"], rotary_base=500.0)
+    config = tiny_config(**OPTIONS["all"], rotary_base=500.0)
     assert GPTConfig.from_json(config.to_json()) == config
 

@@ -13,6 +13,7 @@ checks > 1e-2), so the tolerance cannot hide one.
 
 import pytest
 import torch
+from conftest import OPTIONS, tiny_config
 
 import mingpt_lite.model as model_module
 from mingpt_lite import GPT, GPTConfig
@@ -376,30 +377,11 @@ def test_repeated_share_counts_windows_seen_before():
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def tiny(**overrides):
-    fields = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0)
-    fields.update(overrides)
-    return GPTConfig(**fields)
-
-
-OPTIONS = {
-    "rmsnorm": dict(normalization="rmsnorm"),
-    "rotary": dict(position="rotary"),
-    "relu2": dict(mlp="relu2"),
-    "swiglu": dict(mlp="swiglu"),
-    "qk_norm": dict(qk_norm=True),
-    "no_bias": dict(bias=False),
-    "tied": dict(tie_weights=True),
-    "all": dict(normalization="rmsnorm", position="rotary", mlp="relu2", qk_norm=True, bias=False,
-                tie_weights=True),
-}
-
-
 @pytest.mark.parametrize("name", OPTIONS)
 @pytest.mark.parametrize("attention", ["fast", "explicit"])
 def test_kv_cache_equals_full_recompute(name, attention):
     torch.manual_seed(0)
-    model = GPT(tiny(attention=attention, **OPTIONS[name])).double()
+    model = GPT(tiny_config(attention=attention, **OPTIONS[name])).double()
     idx = torch.randint(0, 11, (2, 8))
     for prefill in (1, 3):
         torch.testing.assert_close(cached_logits(model, idx, prefill), model.eval()(idx), rtol=1e-9, atol=1e-9)

@@ -5,16 +5,10 @@ import math
 
 import pytest
 import torch
+from conftest import tiny_config
 
 from mingpt_lite import GPT, GPTConfig
 from mingpt_lite.init import ResidualProjection, residual_std
-
-
-def tiny_config(**overrides):
-    fields = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0)
-    fields.update(overrides)
-    return GPTConfig(**fields)
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -4,16 +4,10 @@ and the import graph around the model (no circle with generation, pretrained and
 
 import pytest
 import torch
+from conftest import OPTIONS, tiny_config
 
 from mingpt_lite import GPT, GPTConfig, lm_loss
 from mingpt_lite.loss import lm_loss
-
-
-def tiny_config(**overrides):
-    fields = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0)
-    fields.update(overrides)
-    return GPTConfig(**fields)
-
 
 # --- parameter counts: minGPT's printed figures -------------------------------------------
 
@@ -209,39 +203,20 @@ def test_token_id_dtypes_and_target_ranges():
         lm_loss(logits, ids.float())
 
 
-def tiny(**overrides):
-    fields = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0)
-    fields.update(overrides)
-    return GPTConfig(**fields)
-
-
-OPTIONS = {
-    "rmsnorm": dict(normalization="rmsnorm"),
-    "rotary": dict(position="rotary"),
-    "relu2": dict(mlp="relu2"),
-    "swiglu": dict(mlp="swiglu"),
-    "qk_norm": dict(qk_norm=True),
-    "no_bias": dict(bias=False),
-    "tied": dict(tie_weights=True),
-    "all": dict(normalization="rmsnorm", position="rotary", mlp="relu2", qk_norm=True, bias=False,
-                tie_weights=True),
-}
-
-
 def test_parameter_counts_of_the_options():
-    base = GPT(tiny()).num_parameters(include_head=True)
-    assert GPT(tiny(position="rotary")).num_parameters(include_head=True) == base - 8 * 16
+    base = GPT(tiny_config()).num_parameters(include_head=True)
+    assert GPT(tiny_config(position="rotary")).num_parameters(include_head=True) == base - 8 * 16
     # RMSNorm drops the LayerNorms' biases: 2 per block + the final one
-    assert GPT(tiny(normalization="rmsnorm")).num_parameters(include_head=True) == base - 16 * (2 * 2 + 1)
+    assert GPT(tiny_config(normalization="rmsnorm")).num_parameters(include_head=True) == base - 16 * (2 * 2 + 1)
     # QK-norm adds a LayerNorm (gain and bias, head_dim 8) for q and for k in each block
-    assert GPT(tiny(qk_norm=True)).num_parameters(include_head=True) == base + 2 * 2 * 2 * 8
-    assert GPT(tiny(tie_weights=True)).num_parameters(include_head=True) == base - 11 * 16
+    assert GPT(tiny_config(qk_norm=True)).num_parameters(include_head=True) == base + 2 * 2 * 2 * 8
+    assert GPT(tiny_config(tie_weights=True)).num_parameters(include_head=True) == base - 11 * 16
 
 
 @pytest.mark.parametrize("name", OPTIONS)
 def test_no_position_sees_the_future(name):
     torch.manual_seed(0)
-    model = GPT(tiny(**OPTIONS[name])).double().eval()
+    model = GPT(tiny_config(**OPTIONS[name])).double().eval()
     idx = torch.randint(0, 11, (2, 8))
     logits = model(idx)
     for t in range(7):

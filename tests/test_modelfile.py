@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import OPTIONS, tiny_config
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from mingpt_lite import GPT, GPTConfig, load_model, save_model
+from mingpt_lite import GPT, GPTConfig
 from mingpt_lite.modelfile import CheckpointError, load_model, model_file_bytes, save_model
 from mingpt_lite.runstate import atomic_save
 
@@ -27,12 +28,6 @@ def tiny_model(seed=0, **overrides):
     fields = dict(vocab_size=3, block_size=7, n_layer=1, n_head=2, n_embd=16, dropout=0.0)
     fields.update(overrides)
     return GPT(GPTConfig(**fields))
-
-
-def tiny_config(**overrides):
-    fields = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0)
-    fields.update(overrides)
-    return GPTConfig(**fields)
 
 
 def _rewrite(path, edit):
@@ -172,29 +167,10 @@ def test_pickled_code_is_never_unpickled(tmp_path):
         GPT.from_pretrained(tmp_path)
 
 
-def tiny(**overrides):
-    fields = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0)
-    fields.update(overrides)
-    return GPTConfig(**fields)
-
-
-OPTIONS = {
-    "rmsnorm": dict(normalization="rmsnorm"),
-    "rotary": dict(position="rotary"),
-    "relu2": dict(mlp="relu2"),
-    "swiglu": dict(mlp="swiglu"),
-    "qk_norm": dict(qk_norm=True),
-    "no_bias": dict(bias=False),
-    "tied": dict(tie_weights=True),
-    "all": dict(normalization="rmsnorm", position="rotary", mlp="relu2", qk_norm=True, bias=False,
-                tie_weights=True),
-}
-
-
 @pytest.mark.parametrize("name", OPTIONS)
 def test_checkpoint_round_trip_keeps_the_option(name, tmp_path):
     torch.manual_seed(0)
-    model = GPT(tiny(**OPTIONS[name])).eval()
+    model = GPT(tiny_config(**OPTIONS[name])).eval()
     path = save_model(model, tmp_path / "model.safetensors")
     loaded = load_model(path).eval()
     assert loaded.config == model.config

@@ -4,17 +4,12 @@ import math
 
 import pytest
 import torch
+from conftest import tiny_config
 
-from mingpt_lite import GPT, GPTConfig
+from mingpt_lite import GPT
 from mingpt_lite.norms import RMSNorm, make_norm, rms_norm_explicit
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def tiny(**overrides):
-    fields = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0)
-    fields.update(overrides)
-    return GPTConfig(**fields)
 
 
 def test_rmsnorm_matches_its_formula():
@@ -35,8 +30,8 @@ def test_rmsnorm_matches_its_formula():
 
 
 def test_rmsnorm_option_replaces_every_layernorm():
-    model = GPT(tiny(normalization="rmsnorm", qk_norm=True))
+    model = GPT(tiny_config(normalization="rmsnorm", qk_norm=True))
     assert not any(isinstance(m, torch.nn.LayerNorm) for m in model.modules())
     assert sum(isinstance(m, RMSNorm) for m in model.modules()) == 2 * 2 + 1 + 2 * 2  # blocks, final, q/k
-    assert isinstance(make_norm(tiny()), torch.nn.LayerNorm)
+    assert isinstance(make_norm(tiny_config()), torch.nn.LayerNorm)
 

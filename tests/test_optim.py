@@ -3,15 +3,10 @@
 
 import pytest
 import torch
+from conftest import tiny_config
 
 from mingpt_lite import GPT, GPTConfig, configure_adamw, parameter_groups
 from mingpt_lite.optim import Muon, configure_muon, newton_schulz_orthogonalize
-
-
-def tiny_config(**overrides):
-    fields = dict(vocab_size=11, block_size=8, n_layer=2, n_head=2, n_embd=16, dropout=0.0)
-    fields.update(overrides)
-    return GPTConfig(**fields)
 
 
 def _group_stats(groups):

@@ -72,6 +72,7 @@ from mingpt_lite.runstate import RunFolderError, file_lock, run_lock, write_json
 from mingpt_lite.schedule import Schedule
 from mingpt_lite.trainer import Trainer, TrainerConfig
 
+from mingpt_lab.arguments import positive
 from mingpt_lab.bench import add_device_options
 
 WINDOW = 64
@@ -301,7 +302,8 @@ def train_recipe(recipe: str, seed: int, out: Path, threads: int | None = None, 
     save_model(model, out / "model.safetensors")
     return {"iters": trainer.iter_num, "train_s": round(trainer.train_time, 3),
             "ms_per_iter": round(trainer.ms_per_iter, 3), "final_train_loss": round(trainer.losses[-1], 4),
-            "parameters": model.num_parameters(include_head=True)}
+            "parameters": model.num_parameters(include_head=True), "device": str(trainer.device),
+            "autocast": str(trainer.dtype).removeprefix("torch.") if trainer.dtype is not None else "none"}
 
 
 def _run_child(args: list[str], env: dict, stdout_path: Path, progress_total: int | None, label: str,
@@ -510,33 +512,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "the seed line changed), to measure its spread over seeds; without it every nanoGPT run "
                         "is its one fixed-seed run")
     parser.add_argument("--out", type=Path, default=None, help="keep our model as OUT/model.safetensors")
-    parser.add_argument("--threads", type=_positive(int), default=None,
+    parser.add_argument("--threads", type=positive(), default=None,
                         help="CPU threads of every child process (OMP_NUM_THREADS; default: torch's choice)")
     parser.add_argument("--ablation", type=Path, default=None,
                         help="run the ablation, results appended to this JSON file (resumable)")
-    parser.add_argument("--budget", type=_positive(float), default=10.0,
+    parser.add_argument("--budget", type=positive(float), default=10.0,
                         help="ablation: CPU seconds of training per run, single-threaded (default 10)")
     parser.add_argument("--tokenizer", type=Path, default=None,
                         help="train our side on the BPE tokens of this tokenizer file (Tokenizer.save) instead of "
                         "characters; adds val_bits_per_char. Not with --peer or --ablation")
-    parser.add_argument("--iters", type=_positive(int), default=None,
+    parser.add_argument("--iters", type=positive(), default=None,
                         help="override our recipe's step count (for quick checks; the recipes are the figures)")
     add_device_options(parser, "nanoGPT (its --device and --dtype; both are scored on the CPU)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     return parser
-
-
-def _positive(kind):
-    """An argparse type: ``kind`` (int or float) above zero, or a one-line usage error."""
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
-        return value
-    return parse
 
 
 def main(argv=None) -> int:

@@ -29,6 +29,8 @@ from mingpt_lite.data import tiny_shakespeare
 from mingpt_lite.runstate import write_json_atomically
 from mingpt_lite.tokenizer import bytes_to_unicode, gpt2_tokenizer, train_bpe
 
+from mingpt_lab.arguments import int_list, positive
+
 VOCAB_SIZES = (256, 512, 1024, 2048)
 REPEATS = 3
 
@@ -106,33 +108,13 @@ def about(argv) -> dict:
     }
 
 
-def _sizes(text: str) -> list[int]:
-    try:
-        sizes = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
-    if min(sizes) < 256:
-        raise argparse.ArgumentTypeError(f"a byte-level vocabulary has at least 256 ids, got {min(sizes)}")
-    return sizes
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="mingpt-lite bench tokenizer", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=None, help="write the JSON here (atomically) as well as printing it")
-    parser.add_argument("--sizes", type=_sizes, default=list(VOCAB_SIZES),
+    parser.add_argument("--sizes", type=int_list(256), default=list(VOCAB_SIZES),
                         help="vocabulary sizes, comma-separated, each at least 256 (default 256,512,1024,2048)")
-    parser.add_argument("--repeats", type=_positive, default=REPEATS, help=f"runs per size (default {REPEATS})")
+    parser.add_argument("--repeats", type=positive(), default=REPEATS, help=f"runs per size (default {REPEATS})")
     parser.add_argument("--hf-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     train, val = split_text()

@@ -23,6 +23,7 @@ import torch
 
 from mingpt_lite.data import SortTask
 
+from mingpt_lab.arguments import int_list, positive
 from mingpt_lab.experiments.char import shakespeare_item
 from mingpt_lab.experiments.generation import generation_item
 from mingpt_lab.experiments.norms import NORM_DEEP, NORM_DEMO, norm_item_checked
@@ -31,26 +32,6 @@ from mingpt_lab.experiments.sorting import PEAK_LR, solve_item
 from mingpt_lab.experiments.tokens import TOKENIZERS, tokens_item
 
 # ---------------------------------------------------------------------------
-
-
-def _ints(text: str) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 0:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers of 0 or more, got {text!r}")
-    return values
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _cells(text: str) -> list[tuple[int, int]]:
@@ -76,39 +57,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     grid = sub.add_parser("sort-grid", help="steps until stably solved, over sort tasks and seeds (chapter 8)")
     grid.add_argument("--out", required=True, type=Path, help="result file (JSON); rerun to resume")
     grid.add_argument("--model", default="gpt-nano", choices=sorted(PEAK_LR))
-    grid.add_argument("--lengths", type=_ints, default=[4, 6, 8], help="e.g. 4,6,8 (with --vocabs: every pair)")
-    grid.add_argument("--vocabs", type=_ints, default=[3])
+    grid.add_argument("--lengths", type=int_list(0), default=[4, 6, 8], help="e.g. 4,6,8 (with --vocabs: every pair)")
+    grid.add_argument("--vocabs", type=int_list(0), default=[3])
     grid.add_argument("--cells", type=_cells, default=None, help="explicit LxV pairs, e.g. 8x8,16x16 (instead)")
-    grid.add_argument("--seeds", type=_ints, default=[0, 1, 2, 3, 4])
-    grid.add_argument("--max-iters", type=_positive, default=4000)
+    grid.add_argument("--seeds", type=int_list(0), default=[0, 1, 2, 3, 4])
+    grid.add_argument("--max-iters", type=positive(), default=4000)
     grid.add_argument("--no-boost", action="store_true", help="train without the repeat-boosting rejection")
-    grid.add_argument("--processes", type=_positive, default=None)
+    grid.add_argument("--processes", type=positive(), default=None)
     norms = sub.add_parser("norm-seeds", help="chapter 6's runs (three blocks, five deep models) over seeds")
     norms.add_argument("--out", required=True, type=Path)
-    norms.add_argument("--seeds", type=_ints, default=[3407, 0, 1, 2, 3])
-    norms.add_argument("--deep-iters", type=_positive, default=200)
+    norms.add_argument("--seeds", type=int_list(0), default=[3407, 0, 1, 2, 3])
+    norms.add_argument("--deep-iters", type=positive(), default=200)
     norms.add_argument("--only", choices=("demo", "deep"), default=None, help="run only one of the two parts")
     norms.add_argument("--names", default=None,
                        help="only these runs, separated by ';' (e.g. 'post, 12 layers;pre, 12 layers')")
-    norms.add_argument("--threads", type=_positive, default=1,
+    norms.add_argument("--threads", type=positive(), default=1,
                        help="torch threads per run (default 1; recorded in each run's key when not 1)")
-    norms.add_argument("--processes", type=_positive, default=None)
+    norms.add_argument("--processes", type=positive(), default=None)
     gen = sub.add_parser("generation-seeds", help="chapter 7's two models over seeds")
     gen.add_argument("--out", required=True, type=Path)
-    gen.add_argument("--seeds", type=_ints, default=[0, 1, 2, 3, 4])
-    gen.add_argument("--threads", type=_positive, default=1)
-    gen.add_argument("--processes", type=_positive, default=None)
+    gen.add_argument("--seeds", type=int_list(0), default=[0, 1, 2, 3, 4])
+    gen.add_argument("--threads", type=positive(), default=1)
+    gen.add_argument("--processes", type=positive(), default=None)
     char = sub.add_parser("char-seeds", help="chapter 9's character model on Tiny Shakespeare over seeds")
     char.add_argument("--out", required=True, type=Path)
-    char.add_argument("--seeds", type=_ints, default=[0, 1, 2, 3, 4])
-    char.add_argument("--max-iters", type=_positive, default=450)
-    char.add_argument("--threads", type=_positive, default=1)
-    char.add_argument("--processes", type=_positive, default=None)
+    char.add_argument("--seeds", type=int_list(0), default=[0, 1, 2, 3, 4])
+    char.add_argument("--max-iters", type=positive(), default=450)
+    char.add_argument("--threads", type=positive(), default=1)
+    char.add_argument("--processes", type=positive(), default=None)
     tokens = sub.add_parser("tokens-seeds", help="chapter 14: characters vs BPE 512 and 1024 at equal FLOPs, over seeds")
     tokens.add_argument("--out", required=True, type=Path)
-    tokens.add_argument("--seeds", type=_ints, default=[0, 1, 2])
-    tokens.add_argument("--threads", type=_positive, default=1)
-    tokens.add_argument("--processes", type=_positive, default=None)
+    tokens.add_argument("--seeds", type=int_list(0), default=[0, 1, 2])
+    tokens.add_argument("--threads", type=positive(), default=1)
+    tokens.add_argument("--processes", type=positive(), default=None)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
