@@ -114,6 +114,22 @@ gpu-check:
 gpu-check-rehearsal: $(STAMP)
 	PY=$(PY) tools/gpu_check.sh --device cpu $(GPU_CHECK_OUT)-cpu
 
+# The newest releases: a fresh install into .venv-latest with no lock (torch stays pinned, see TORCH),
+# what differs from the lock, then the very same `make test` with that environment.
+test-latest:
+	rm -f $(LATEST)/.installed-stamp
+	$(MAKE) venv VENV=$(LATEST) LOCK="--upgrade --upgrade-strategy eager"
+	$(LATEST)/bin/python tools/lock.py diff $(LATEST)/bin/python
+	$(MAKE) test VENV=$(LATEST) LOCK="--upgrade --upgrade-strategy eager"
+
+# Renew the lock from the newest releases (the same install as test-latest), then rebuild .venv from it.
+lock:
+	rm -f $(LATEST)/.installed-stamp
+	$(MAKE) venv VENV=$(LATEST) LOCK="--upgrade --upgrade-strategy eager"
+	$(LATEST)/bin/python tools/lock.py diff $(LATEST)/bin/python
+	$(LATEST)/bin/python tools/lock.py write $(LATEST)/bin/python
+	$(MAKE) venv
+
 notebooks: $(STAMP)
 	$(PY) tools/book.py execute
 

@@ -45,3 +45,11 @@ def test_a_malformed_lock_line_names_its_line(tmp_path):
 def test_extras_are_declared_requirements_too():
     names = {requirement.name for requirement in lock.declared_requirements()}
     assert {"torch", "nbval", "jupyter-book", "jax", "transformers"} <= names
+
+
+def test_the_makefile_installs_with_the_lock_and_can_renew_it():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "LOCK ?= -c constraints.txt" in makefile and "$(LOCK) -e '.[book,test,jax]'" in makefile
+    for target in ("test-latest:", "lock:"):  # the two documented commands exist as targets
+        assert f"\n{target}\n" in makefile, f"the Makefile has no {target} target"
+    assert "tools/lock.py write" in makefile and "tools/lock.py diff" in makefile
