@@ -512,9 +512,19 @@ class TimeBudget(Callback):
 # -- chapter 08: when is a sort task solved? --------------------------------------------------------
 
 
-def solved_step(history: Sequence[Sequence[float]], patience: int = 4) -> int | None:
+def solved_step(history: Sequence[Sequence[float]], patience: int | None = 4) -> int | None:
     """The solve rule on a finished history of ``(step, accuracy)`` evaluations: the step of the first
-    evaluation of the first run of ``patience`` evaluations in a row at 100%, or None."""
+    evaluation of the first run of ``patience`` evaluations in a row at 100%, or None.
+
+    ``patience=None`` asks for the strictest form, the one the sort benchmark reports: the run must
+    stay at 100% to its end, so the answer is the first evaluation from which every later one is
+    at 100% (None when the last one is not: a run that touches 100% and falls back is not solved).
+    """
+    if patience is None:
+        start = None
+        for step, accuracy in history:
+            start = (step if start is None else start) if accuracy == 1.0 else None
+        return start
     streak = 0
     for i, (_, accuracy) in enumerate(history):
         streak = streak + 1 if accuracy == 1.0 else 0

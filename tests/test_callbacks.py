@@ -221,6 +221,14 @@ def test_solved_step_is_the_first_of_the_first_perfect_streak():
     assert solved_step([], patience=1) is None
 
 
+def test_without_patience_the_run_must_stay_solved_to_its_end():
+    history = [(100, 0.99), (200, 1.0), (300, 0.999), (400, 1.0), (500, 1.0)]
+    assert solved_step(history, patience=None) == 400     # touching 100% at 200 and falling back does not count
+    assert solved_step(history + [(600, 0.998)], patience=None) is None   # ends below 100%: never solved
+    assert solved_step(history, patience=2) == 400 and solved_step(history, patience=1) == 200
+    assert solved_step([], patience=None) is None
+
+
 class _Sorter(torch.nn.Module):
     """A stand-in model that sorts perfectly, or gets the first answer digit wrong where a problem
     starts with ``wrong_first``."""

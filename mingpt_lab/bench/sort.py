@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from mingpt_lite import GPT, GPTConfig
+from mingpt_lite.callbacks import solved_step
 from mingpt_lite.data import SortTask, sort_accuracy
 from mingpt_lite.device import pick_device, seed_everything
 from mingpt_lite.trainer import Trainer, TrainerConfig
@@ -62,18 +63,13 @@ EVAL_EVERY, EVAL_PROBLEMS, FINAL_PROBLEMS = 100, 1000, 5000
 def stable_point(evaluations: list[tuple[int, float, float]]):
     """(iteration, training seconds) of the first evaluation from which every later one is 100%.
 
-    ``evaluations`` is a list of (iteration, training seconds so far, accuracy).
-    None when the last evaluation is below 100%: a run that touches 100% and falls
-    back has not solved the task.
+    ``evaluations`` is a list of (iteration, training seconds so far, accuracy); the rule is the
+    package's one solve rule, :func:`~mingpt_lite.callbacks.solved_step` with ``patience=None``.
+    None when the last evaluation is below 100%: a run that touches 100% and falls back has not
+    solved the task.
     """
-    point = None
-    for it, seconds, accuracy in evaluations:
-        if accuracy >= 1.0:
-            if point is None:
-                point = (it, seconds)
-        else:
-            point = None
-    return point
+    step = solved_step([(it, accuracy) for it, _, accuracy in evaluations], patience=None)
+    return None if step is None else next((it, seconds) for it, seconds, _ in evaluations if it == step)
 
 
 def _steady_ms_per_iter(clock, iters, evaluations):
