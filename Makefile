@@ -114,18 +114,20 @@ gpu-check:
 gpu-check-rehearsal: $(STAMP)
 	PY=$(PY) tools/gpu_check.sh --device cpu $(GPU_CHECK_OUT)-cpu
 
-# The newest releases: a fresh install into .venv-latest with no lock (torch stays pinned, see TORCH),
-# what differs from the lock, then the very same `make test` with that environment.
+# The newest releases: a fresh install into .venv-latest with no lock, what differs from the lock,
+# then the very same `make test` with that environment. torch stays pinned (TORCH, named again in
+# the upgrade so that --upgrade-strategy eager cannot replace the CPU build with a new CUDA one).
+LATEST_INSTALL := --upgrade --upgrade-strategy eager $(TORCH)
 test-latest:
 	rm -f $(LATEST)/.installed-stamp
-	$(MAKE) venv VENV=$(LATEST) LOCK="--upgrade --upgrade-strategy eager"
+	$(MAKE) venv VENV=$(LATEST) LOCK="$(LATEST_INSTALL)"
 	$(LATEST)/bin/python tools/lock.py diff $(LATEST)/bin/python
-	$(MAKE) test VENV=$(LATEST) LOCK="--upgrade --upgrade-strategy eager"
+	$(MAKE) test VENV=$(LATEST) LOCK="$(LATEST_INSTALL)"
 
 # Renew the lock from the newest releases (the same install as test-latest), then rebuild .venv from it.
 lock:
 	rm -f $(LATEST)/.installed-stamp
-	$(MAKE) venv VENV=$(LATEST) LOCK="--upgrade --upgrade-strategy eager"
+	$(MAKE) venv VENV=$(LATEST) LOCK="$(LATEST_INSTALL)"
 	$(LATEST)/bin/python tools/lock.py diff $(LATEST)/bin/python
 	$(LATEST)/bin/python tools/lock.py write $(LATEST)/bin/python
 	$(MAKE) venv

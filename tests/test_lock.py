@@ -53,3 +53,6 @@ def test_the_makefile_installs_with_the_lock_and_can_renew_it():
     for target in ("test-latest:", "lock:"):  # the two documented commands exist as targets
         assert f"\n{target}\n" in makefile, f"the Makefile has no {target} target"
     assert "tools/lock.py write" in makefile and "tools/lock.py diff" in makefile
+    # the newest-releases install names torch's pin again: --upgrade-strategy eager would otherwise
+    # replace the CPU build with the newest (CUDA) torch, gigabytes of it
+    assert "LATEST_INSTALL := --upgrade --upgrade-strategy eager $(TORCH)" in makefile
