@@ -36,15 +36,18 @@ from pathlib import Path
 
 import torch
 
+from mingpt_lab.arguments import from_rule, positive
 from mingpt_lab.bench.__main__ import main as bench_main
 from mingpt_lab.experiments.cli import main as experiments_main
-from mingpt_lite.config import NORM_PLACEMENTS, FieldRule, GPTConfig, IntegerRule, NumberRule, field_rule
+from mingpt_lite.callbacks import SIGNALS
+from mingpt_lite.config import NORM_PLACEMENTS, GPTConfig, IntegerRule, NumberRule, field_rule
 from mingpt_lite.data import (
     CharDataset, SortTask, TokenDataset, default_corpus, load_corpus, read_text_file, sort_accuracy,
 )
 from mingpt_lite.device import pick_device
 from mingpt_lite.distributed import init_distributed, shutdown
 from mingpt_lite.loss import lm_loss
+from mingpt_lite.generation import GREEDY_BELOW
 from mingpt_lite.model import GPT
 from mingpt_lite.modelfile import CheckpointError, load_model, save_model
 from mingpt_lite.runstate import (
@@ -69,14 +72,11 @@ PROG = "mingpt-lite"
 DEBUG_ENV = "MINGPT_DEBUG"
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130  # 128 + the signal's number, as a shell reports it
 # Signals that mean "stop now, please": Ctrl-C, and what Slurm, Kubernetes, Docker and systemd send.
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+STOP_SIGNALS = tuple(number for number in SIGNALS if number != signal.SIGINT)  # Ctrl-C is Python's own
 DEFAULT_LR = {"sort": 5e-4, "char": 1e-3}
 # Bounds on what would otherwise run for days or fill the memory (a sort problem of a million
 # digits needs a 2-million-token context; a billion sampled tokens take about 11 days).
 MAX_SORT_LENGTH, MAX_NUM_DIGITS, MAX_TOKENS = 1000, 1000, 100_000
-# Below this the logits divided by the temperature can overflow to inf, and sampling is
-# greedy in all but name anyway: such a temperature is taken as --greedy.
-MIN_TEMPERATURE = 1e-6
 
 
 class UsageError(Exception):
@@ -86,27 +86,15 @@ class UsageError(Exception):
 # --- argument types: the configs' own rules ---------------------------------------------------------
 
 
-def _argument(rule: FieldRule):
-    """An argparse ``type`` that reads a value with ``rule`` (so a bad value is one line naming the flag)."""
-
-    def parse(text: str):
-        try:
-            return rule.parse(text)
-        except ValueError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
-
-    return parse
-
-
 def _model_rule(name: str):
-    return _argument(field_rule(GPTConfig, name))
+    return from_rule(field_rule(GPTConfig, name))
 
 
 def _trainer_rule(name: str):
-    return _argument(field_rule(TrainerConfig, name))
+    return from_rule(field_rule(TrainerConfig, name))
 
 
-POSITIVE, COUNT = _argument(IntegerRule(1)), _argument(IntegerRule(0))
+POSITIVE, COUNT = positive(), from_rule(IntegerRule(0))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -197,9 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Train on minGPT's sort task: read --length digits, write them sorted. "
                             "Defaults are minGPT demo.ipynb's settings. Prints train/test accuracy at the end.")
     task = sort.add_argument_group("task")
-    task.add_argument("--length", type=_argument(IntegerRule(1, MAX_SORT_LENGTH)), default=6,
+    task.add_argument("--length", type=from_rule(IntegerRule(1, MAX_SORT_LENGTH)), default=6,
                       help="digits per problem (default 6)")
-    task.add_argument("--num-digits", type=_argument(IntegerRule(2, MAX_NUM_DIGITS)), default=3,
+    task.add_argument("--num-digits", type=from_rule(IntegerRule(2, MAX_NUM_DIGITS)), default=3,
                       help="distinct digits, i.e. the vocabulary (default 3)")
     _training_options(sort, task="sort", preset="gpt-nano", iters=2000, batch_size=64, dropout=0.1)
 
@@ -212,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--corpus", choices=("tinyshakespeare", "python-docs"), default="tinyshakespeare",
                       help="a corpus available offline: Tiny Shakespeare (ships with the package; the default) "
                       "or python-docs (Python's own documentation topics); ignored with --text")
-    data.add_argument("--val-fraction", type=_argument(NumberRule(0, 1, low_open=True, high_open=True)), default=0.1,
+    data.add_argument("--val-fraction", type=from_rule(NumberRule(0, 1, low_open=True, high_open=True)), default=0.1,
                       help="share of the text held out (default 0.1)")
     data.add_argument("--tokenizer", type=Path, default=None,
                       help="a BPE tokenizer file written by mingpt_lite.tokenizer.Tokenizer.save: train on its "
@@ -224,9 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Sort runs: accuracy by greedy generation on --problems problems of each "
                              "split. Char runs: mean loss on --batches held-out batches.")
     ev.add_argument("--run", type=Path, required=True, help="run folder written by train sort or train char")
-    ev.add_argument("--problems", type=_argument(IntegerRule(1, 1_000_000)), default=5000,
+    ev.add_argument("--problems", type=from_rule(IntegerRule(1, 1_000_000)), default=5000,
                     help="sort: problems per split (default 5000)")
-    ev.add_argument("--batches", type=_argument(IntegerRule(1, 100_000)), default=50,
+    ev.add_argument("--batches", type=from_rule(IntegerRule(1, 100_000)), default=50,
                     help="char: batches of 32 per split (default 50)")
     ev.add_argument("--seed", type=_trainer_rule("seed"), default=0,
                     help="seed for drawing the evaluation problems/windows (default 0)")
@@ -240,12 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--prompt", default=None,
                         help="digits (sort) or text (char); default: a random test problem, or a newline "
                         "(the text's first character if it has no newline)")
-    sample.add_argument("--tokens", type=_argument(IntegerRule(0, MAX_TOKENS)), default=200,
+    sample.add_argument("--tokens", type=from_rule(IntegerRule(0, MAX_TOKENS)), default=200,
                         help=f"char: characters to generate (default 200, at most {MAX_TOKENS})")
     sample.add_argument("--greedy", action="store_true",
                         help="take the most likely token each step instead of sampling")
-    sample.add_argument("--temperature", type=_argument(NumberRule(0, low_open=True)), default=1.0,
-                        help=f"divide logits by this before sampling (default 1.0; below {MIN_TEMPERATURE:g} "
+    sample.add_argument("--temperature", type=from_rule(NumberRule(0, low_open=True)), default=1.0,
+                        help=f"divide logits by this before sampling (default 1.0; below {GREEDY_BELOW:g} "
                         f"it is --greedy)")
     sample.add_argument("--top-k", type=POSITIVE, default=None, help="sample only among the k most likely tokens")
     sample.add_argument("--seed", type=_trainer_rule("seed"), default=0, help="seed for sampling (default 0)")
@@ -613,9 +601,9 @@ def cmd_sample(args, say, context) -> dict:
     """Generate from a saved run: sort a prompt, or continue text."""
     model, record, device = _load_run(args.run, args.device)
     generator = torch.Generator(device=device).manual_seed(args.seed)
-    greedy = args.greedy or args.temperature < MIN_TEMPERATURE
-    options = dict(do_sample=not greedy, temperature=1.0 if greedy else args.temperature, top_k=args.top_k)
-    if not greedy:
+    # a temperature below GREEDY_BELOW is greedy decoding inside generate itself
+    options = dict(do_sample=not args.greedy, temperature=args.temperature, top_k=args.top_k)
+    if not args.greedy:
         options["generator"] = generator
     if record["kind"] == "sort":
         with _usage_errors(f"{args.run / DATA_FILE}: "):

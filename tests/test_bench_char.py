@@ -169,12 +169,14 @@ def test_a_second_run_into_a_busy_out_is_refused_in_one_line(tmp_path, capsys):
         holder.wait()
 
 
-@pytest.mark.parametrize("option, value", [("--iters", "-5"), ("--budget", "0"), ("--threads", "0")])
-def test_numbers_that_cannot_work_are_one_line_usage_errors(option, value, capsys):
+@pytest.mark.parametrize("option, value, says", [("--iters", "-5", "must be an integer >= 1, got -5"),
+                                                 ("--budget", "0", "must be a finite number > 0, got 0"),
+                                                 ("--threads", "0", "must be an integer >= 1, got 0")])
+def test_numbers_that_cannot_work_are_one_line_usage_errors(option, value, says, capsys):
     with pytest.raises(SystemExit) as exit_info:
         char.main([option, value])
     assert exit_info.value.code == 2
-    assert "must be above 0" in capsys.readouterr().err
+    assert f"{option}: {says}" in capsys.readouterr().err
 
 
 def test_nanogpt_seeded_copy_changes_only_the_seed_line(tmp_path):

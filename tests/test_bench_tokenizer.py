@@ -34,5 +34,5 @@ def test_both_trainers_learn_the_same_vocabulary_and_the_json_says_so(tmp_path, 
 def test_a_vocabulary_below_256_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as done:
         bench_tokenizer(["--sizes", "100"])
-    assert done.value.code == 2 and "at least 256" in capsys.readouterr().err
+    assert done.value.code == 2 and "must be an integer >= 256, got 100" in capsys.readouterr().err
 

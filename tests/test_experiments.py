@@ -209,10 +209,10 @@ def test_a_folder_in_place_of_the_result_file_is_one_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, says", [
-    (["sort-grid", "--max-iters", "-5"], "--max-iters: must be above 0"),
-    (["sort-grid", "--processes", "0"], "--processes: must be above 0"),
+    (["sort-grid", "--max-iters", "-5"], "--max-iters: must be an integer >= 1, got -5"),
+    (["sort-grid", "--processes", "0"], "--processes: must be an integer >= 1, got 0"),
     (["sort-grid", "--lengths", "0"], "length 0 x vocabulary 3"),
-    (["char-seeds", "--seeds", "-1"], "whole numbers of at least 0"),
+    (["char-seeds", "--seeds", "-1"], "must be an integer >= 0, got -1"),
 ])
 def test_numbers_that_cannot_work_are_usage_errors(tmp_path, capsys, args, says):
     with pytest.raises(SystemExit) as exit_info:
