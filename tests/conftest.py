@@ -45,16 +45,16 @@ from mingpt_lite.config import GPTConfig  # noqa: E402  (after torch's thread co
 from mingpt_lite.exercises import check  # noqa: E402
 
 
-def _load_book_tool():
-    """tools/book.py as a module (tools/ is a folder of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location("book_tool", ROOT / "tools" / "book.py")
+def load_tool(name: str):
+    """``tools/<name>.py`` as a module (tools/ is a folder of scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_tool", ROOT / "tools" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
     return module
 
 
-book_tool = _load_book_tool()
+book_tool = load_tool("book")
 
 
 # Device-aware unit tests take the ``device`` fixture and run there; every other test runs on the

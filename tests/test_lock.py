@@ -1,15 +1,11 @@
 """tools/lock.py: constraints.txt (the exact versions make book/test install) agrees with pyproject.toml."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
+from conftest import ROOT, load_tool
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import lock  # noqa: E402  (tools/ is not a package)
+lock = load_tool("lock")
 
 
 def test_the_lock_pins_every_declared_dependency_inside_its_bounds():
