@@ -408,6 +408,16 @@ def default_corpus() -> str:
     return "\n\n".join(topics[key] for key in sorted(topics))
 
 
+def split_text(text, val_fraction: float = 0.1):
+    """``(train, val)``: the first ``int(len(text) * (1 - val_fraction))`` items train, the rest validate.
+
+    nanoGPT's ``shakespeare_char`` cut, the one every dataset here uses; ``text`` may be a
+    string or a 1-D tensor of token ids.
+    """
+    n_train = int(len(text) * (1.0 - val_fraction))
+    return text[:n_train], text[n_train:]
+
+
 def tiny_shakespeare() -> str:
     """Tiny Shakespeare: 1,115,394 characters of Shakespeare's plays, shipped with the package.
 
@@ -496,8 +506,8 @@ class CharDataset:
         self.block_size = block_size
         self.val_fraction = val_fraction
         data = self.encode(text)
-        n_train = int(len(data) * (1.0 - val_fraction))
-        self.data = {"train": data[:n_train], "val": data[n_train:]}
+        train, val = split_text(data, val_fraction)
+        self.data = {"train": train, "val": val}
         self._check_splits_and_place("characters", device)
 
     @staticmethod
@@ -633,9 +643,9 @@ class TokenDataset(CharDataset):
         self.tokenizer = tokenizer
         self.block_size = block_size
         self.val_fraction = val_fraction
-        n_train = int(len(text) * (1.0 - val_fraction))
+        train, val = split_text(text, val_fraction)
         #: the text of each split, as cut before tokenising
-        self.texts = {"train": text[:n_train], "val": text[n_train:]}
+        self.texts = {"train": train, "val": val}
         self.data = {split: self.encode(part) for split, part in self.texts.items()}
         self._check_splits_and_place("tokens", device)
 
@@ -688,5 +698,6 @@ __all__ = [
     "most_distinct_kept",
     "repeat_boost_active",
     "sort_accuracy",
+    "split_text",
     "tiny_shakespeare",
 ]

@@ -15,6 +15,7 @@ from mingpt_lite.data import (
     read_text_file,
     repeat_boost_active,
     sort_accuracy,
+    split_text,
     tiny_shakespeare,
 )
 from mingpt_lite.loss import IGNORE_INDEX
@@ -341,3 +342,13 @@ def test_validation_is_the_last_tenth_as_nanogpt_cuts_it():
     assert data.data["train"].numel() == cut and data.data["val"].numel() == len(text) - cut
     assert data.decode(data.data["val"][:20]) == text[cut : cut + 20]
 
+
+
+def test_split_text_is_the_one_cut_every_dataset_uses():
+    text = "abcdefghij" * 7
+    train, val = split_text(text)
+    assert (train, val) == (text[:63], text[63:])
+    data = CharDataset(text, block_size=4)
+    assert data.decode(data.data["train"]) == train and data.decode(data.data["val"]) == val
+    ids = torch.arange(10)
+    assert [t.tolist() for t in split_text(ids, val_fraction=0.25)] == [list(range(7)), [7, 8, 9]]

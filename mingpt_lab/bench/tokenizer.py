@@ -25,7 +25,7 @@ import time
 
 import torch
 
-from mingpt_lite.data import tiny_shakespeare
+from mingpt_lite.data import split_text, tiny_shakespeare
 from mingpt_lite.runstate import write_json_atomically
 from mingpt_lite.tokenizer import bytes_to_unicode, gpt2_tokenizer, train_bpe
 
@@ -33,13 +33,6 @@ from mingpt_lab.arguments import int_list, positive
 
 VOCAB_SIZES = (256, 512, 1024, 2048)
 REPEATS = 3
-
-
-def split_text():
-    """Tiny Shakespeare's training and validation text, cut as CharDataset cuts it."""
-    text = tiny_shakespeare()
-    n_train = int(len(text) * 0.9)
-    return text[:n_train], text[n_train:]
 
 
 def timed(fn, repeats=REPEATS):
@@ -117,7 +110,7 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=positive(), default=REPEATS, help=f"runs per size (default {REPEATS})")
     parser.add_argument("--hf-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    train, val = split_text()
+    train, val = split_text(tiny_shakespeare())  # cut as CharDataset cuts it
     if args.hf_child:
         print(json.dumps(run_hf(train, val, args.sizes, args.repeats)))
         return 0

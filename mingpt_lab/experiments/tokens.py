@@ -25,14 +25,14 @@ import functools
 import math
 
 import torch
-import torch.nn.functional as F
 
 from mingpt_lite.config import GPTConfig
-from mingpt_lite.data import CharDataset, TokenDataset, load_corpus
+from mingpt_lite.data import CharDataset, TokenDataset, load_corpus, split_text
 from mingpt_lite.model import GPT
 from mingpt_lite.tokenizer import train_bpe
 from mingpt_lite.trainer import Trainer, TrainerConfig
 
+from mingpt_lab.bench.char import val_windows, windowed_val_loss
 from mingpt_lab.experiments.results import in_item_setting
 
 #: The models compared: "char" or a BPE vocabulary size.
@@ -72,35 +72,27 @@ def dataset(tokenizer: str | int) -> CharDataset:
     text = load_corpus("tinyshakespeare")
     if tokenizer == "char":
         return CharDataset(text, BLOCK_SIZE)
-    train_text = text[: int(len(text) * 0.9)]  # the tokenizer never sees the validation text
+    train_text, _ = split_text(text)  # the tokenizer never sees the validation text
     return TokenDataset(text, train_bpe(train_text, int(tokenizer)), BLOCK_SIZE)
 
 
-@torch.no_grad()
 def bits_per_character(model: GPT, data: CharDataset, batch_size: int = 64) -> dict:
-    """``model``'s bits per character on ``data``'s validation split.
+    """``model``'s bits per character on ``data``'s validation split, with the Shakespeare benchmark's
+    estimator (:func:`~mingpt_lab.bench.char.windowed_val_loss`).
 
-    The split's tokens are cut into consecutive windows of ``block_size + 1`` that share one
-    token (the last target of one window is the first input of the next), so every token but
-    the first is predicted exactly once, with up to ``block_size`` tokens of context; the tail
-    that does not fill a window is left out. Bits = the summed losses / ln 2; characters = the
-    length of the predicted tokens' decoded text (Tiny Shakespeare is ASCII: a byte is a character).
+    The split's tokens are cut into consecutive windows of ``block_size`` inputs and their next
+    tokens (:func:`~mingpt_lab.bench.char.val_windows`), so every token but the first is predicted
+    exactly once, with up to ``block_size`` tokens of context; the tail that does not fill a window
+    is left out. Bits = the summed losses / ln 2; characters = the length of the predicted tokens'
+    decoded text (Tiny Shakespeare is ASCII: a byte is a character).
     """
-    model.eval()
     tokens = data.data["val"].cpu()
-    T = data.block_size
-    windows = (tokens.numel() - 1) // T
-    starts = torch.arange(windows) * T
-    nats = 0.0
-    for i in range(0, windows, batch_size):
-        idx = starts[i : i + batch_size, None] + torch.arange(T + 1)
-        chunk = tokens[idx]
-        logits = model(chunk[:, :-1])
-        nats += F.cross_entropy(logits.flatten(0, 1), chunk[:, 1:].flatten(), reduction="sum").item()
-    predicted = data.decode(tokens[1 : 1 + windows * T])
+    _, targets = val_windows(tokens, data.block_size)
+    predicted = data.decode(targets.flatten())
     if not predicted.isascii():
         raise ValueError("bits per character assumes one byte per character; this text is not ASCII")
-    return {"bits_per_char": nats / math.log(2) / len(predicted), "val_tokens_scored": windows * T,
+    nats = windowed_val_loss(model.eval(), tokens, data.block_size, batch_size) * targets.numel()
+    return {"bits_per_char": nats / math.log(2) / len(predicted), "val_tokens_scored": targets.numel(),
             "val_chars_scored": len(predicted), "val_nats": nats}
 
 
